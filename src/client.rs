@@ -1,0 +1,175 @@
+//! `RedClient`: one remote SPICE client, grouping its channel clients.
+//!
+//! The seed: RedClient::channels ⇒ RedChannelClient (owning) and
+//! RedClient::mcc → MainChannelClient, which here is a weak reference, so
+//! it never dangles (the seed admits it does in spice-server).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use glib::prelude::*;
+use glib::subclass::prelude::*;
+
+use crate::channel_client::{ChannelClient, ChannelClientExt};
+use crate::core::Core;
+use crate::dispatcher::Dispatcher;
+use crate::live_objects::{CountedClass, Live};
+use crate::main_channel::MainChannelClient;
+use crate::server::MainMessage;
+
+pub mod imp {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct Client {
+        pub(crate) id: AtomicU32,
+        pub(crate) address: Mutex<Option<String>>,
+        /// RedClient::channels ⇒ RedChannelClient (owning).
+        pub(crate) channels: Mutex<Vec<ChannelClient>>,
+        /// RedClient::mcc → MainChannelClient (weak: never dangles).
+        pub(crate) mcc: glib::WeakRef<MainChannelClient>,
+        pub(crate) main_core: OnceLock<Core>,
+        pub(crate) main_dispatcher: OnceLock<Dispatcher<MainMessage>>,
+        /// Set once the destruction request is scheduled, so it happens once.
+        pub(crate) disconnecting: AtomicBool,
+        _live: Live<Client>,
+    }
+
+    impl CountedClass for Client {
+        const CLASS: crate::live_objects::Counted = crate::live_objects::Counted::Client;
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for Client {
+        const NAME: &'static str = "RedClient";
+        type Type = super::Client;
+        type ParentType = glib::Object;
+    }
+
+    impl ObjectImpl for Client {
+        fn properties() -> &'static [glib::ParamSpec] {
+            static PROPS: OnceLock<Vec<glib::ParamSpec>> = OnceLock::new();
+            PROPS.get_or_init(|| {
+                vec![
+                    glib::ParamSpecUInt::builder("id")
+                        .nick("Id")
+                        .blurb("The SPICE connection id of this client's session")
+                        .read_only()
+                        .build(),
+                    glib::ParamSpecString::builder("address")
+                        .nick("Address")
+                        .blurb("The remote address of the client's main channel")
+                        .read_only()
+                        .build(),
+                ]
+            })
+        }
+
+        fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+            match pspec.name() {
+                "id" => self.id.load(Ordering::SeqCst).to_value(),
+                "address" => self.address.lock().unwrap_or_else(|e| e.into_inner()).to_value(),
+                _ => unreachable!("GObject only reads registered properties"),
+            }
+        }
+    }
+}
+
+glib::wrapper! {
+    /// A remote SPICE client.
+    pub struct Client(ObjectSubclass<imp::Client>);
+}
+
+impl Client {
+    /// A client for session `id`; on the main thread.
+    pub(crate) fn new(
+        id: u32,
+        address: Option<&str>,
+        main_core: &Core,
+        main_dispatcher: &Dispatcher<MainMessage>,
+    ) -> Client {
+        main_core.check_thread("RedClient creation");
+        let client: Client = glib::Object::new();
+        let imp = client.imp();
+        imp.id.store(id, Ordering::SeqCst);
+        *imp.address.lock().unwrap_or_else(|e| e.into_inner()) = address.map(str::to_string);
+        let _ = imp.main_core.set(main_core.clone());
+        let _ = imp.main_dispatcher.set(main_dispatcher.clone());
+        client
+    }
+
+    /// The session's connection id.
+    pub fn id(&self) -> u32 {
+        self.imp().id.load(Ordering::SeqCst)
+    }
+
+    /// The remote address, when known.
+    pub fn address(&self) -> Option<String> {
+        self.imp().address.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The client's channel clients.
+    pub fn channel_clients(&self) -> Vec<ChannelClient> {
+        self.imp().channels.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The main channel client, while it exists.
+    pub fn main_channel_client(&self) -> Option<MainChannelClient> {
+        self.imp().mcc.upgrade()
+    }
+
+    /// Adds to RedClient::channels (owning); from the channel's thread.
+    pub(crate) fn add_channel_client(&self, rcc: &ChannelClient) {
+        if let Some(mcc) = rcc.downcast_ref::<MainChannelClient>() {
+            self.imp().mcc.set(Some(mcc));
+        }
+        self.imp()
+            .channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(rcc.clone());
+    }
+
+    /// Removes from RedClient::channels, dropping the owning reference
+    /// outside the lock; on the main thread. True if it was there.
+    pub(crate) fn remove_channel_client(&self, rcc: &ChannelClient) -> bool {
+        let removed = {
+            let mut channels = self.imp().channels.lock().unwrap_or_else(|e| e.into_inner());
+            channels
+                .iter()
+                .position(|c| c == rcc)
+                .map(|i| channels.remove(i))
+        };
+        removed.is_some()
+    }
+
+    /// Disconnects the whole client, from any thread: a request is scheduled
+    /// on the main thread (always through the main dispatcher).
+    pub fn disconnect(&self) {
+        if self.imp().disconnecting.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(dispatcher) = self.imp().main_dispatcher.get() {
+            dispatcher.send(MainMessage::DestroyClient(self.clone()));
+        }
+    }
+
+    /// The seed's red_client_destroy, on the main thread: disconnect every
+    /// channel client on its own thread (waiting for each), then drop them.
+    pub(crate) fn destroy(&self) {
+        if let Some(core) = self.imp().main_core.get() {
+            core.check_thread("RedClient destruction");
+        }
+        self.imp().disconnecting.store(true, Ordering::SeqCst);
+        for rcc in self.channel_clients() {
+            let channel = rcc.channel();
+            if crate::channel::ChannelExt::core(&channel).is_current_thread() {
+                crate::channel_client::disconnect_on_own_thread(&rcc);
+            } else if rcc.is_connected() {
+                crate::channel::request_disconnect(&channel, &rcc, true);
+            }
+        }
+        let channels = std::mem::take(&mut *self.imp().channels.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(channels);
+    }
+}

@@ -1,0 +1,82 @@
+//! Public enumerations, registered as GTypes so every language sees them.
+
+/// SPICE channel types, with SPICE's own numbers.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, Hash, glib::Enum)]
+#[enum_type(name = "RedChannelType")]
+#[repr(i32)]
+pub enum ChannelType {
+    #[enum_value(name = "RED_CHANNEL_TYPE_MAIN", nick = "main")]
+    Main = 1,
+    #[enum_value(name = "RED_CHANNEL_TYPE_DISPLAY", nick = "display")]
+    Display = 2,
+    #[enum_value(name = "RED_CHANNEL_TYPE_INPUTS", nick = "inputs")]
+    Inputs = 3,
+    #[enum_value(name = "RED_CHANNEL_TYPE_CURSOR", nick = "cursor")]
+    Cursor = 4,
+    #[enum_value(name = "RED_CHANNEL_TYPE_PLAYBACK", nick = "playback")]
+    Playback = 5,
+    #[enum_value(name = "RED_CHANNEL_TYPE_RECORD", nick = "record")]
+    Record = 6,
+    #[enum_value(name = "RED_CHANNEL_TYPE_TUNNEL", nick = "tunnel")]
+    Tunnel = 7,
+    #[enum_value(name = "RED_CHANNEL_TYPE_SMARTCARD", nick = "smartcard")]
+    Smartcard = 8,
+    #[enum_value(name = "RED_CHANNEL_TYPE_USBREDIR", nick = "usbredir")]
+    Usbredir = 9,
+    #[enum_value(name = "RED_CHANNEL_TYPE_PORT", nick = "port")]
+    Port = 10,
+    #[enum_value(name = "RED_CHANNEL_TYPE_WEBDAV", nick = "webdav")]
+    Webdav = 11,
+}
+
+/// How clients authenticate.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, Default, glib::Enum)]
+#[enum_type(name = "RedAuthMode")]
+#[repr(i32)]
+pub enum AuthMode {
+    /// Anyone who reaches the port may connect.
+    #[default]
+    #[enum_value(name = "RED_AUTH_MODE_NONE", nick = "none")]
+    None = 0,
+    /// SPICE ticket: the password set with `red_server_set_ticket()` or the
+    /// `password` property.
+    #[enum_value(name = "RED_AUTH_MODE_TICKET", nick = "ticket")]
+    Ticket = 1,
+    /// SASL (not implemented yet: clients are refused).
+    #[enum_value(name = "RED_AUTH_MODE_SASL", nick = "sasl")]
+    Sasl = 2,
+}
+
+/// Lossless image compression used for drawing updates.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, Default, glib::Enum)]
+#[enum_type(name = "RedImageCompression")]
+#[repr(i32)]
+pub enum ImageCompression {
+    /// Uncompressed bitmaps.
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_OFF", nick = "off")]
+    Off = 0,
+    /// LZ4 when the client supports it, else uncompressed.
+    #[default]
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_AUTO", nick = "auto")]
+    Auto = 1,
+    /// LZ4 (falls back to uncompressed for clients without LZ4).
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_LZ4", nick = "lz4")]
+    Lz4 = 2,
+}
+
+/// When regions become video streams.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, Default, glib::Enum)]
+#[enum_type(name = "RedStreamingVideo")]
+#[repr(i32)]
+pub enum StreamingVideo {
+    /// Never stream.
+    #[enum_value(name = "RED_STREAMING_VIDEO_OFF", nick = "off")]
+    Off = 0,
+    /// Stream regions that change at video rate.
+    #[default]
+    #[enum_value(name = "RED_STREAMING_VIDEO_FILTER", nick = "filter")]
+    Filter = 1,
+    /// Stream every region that changes repeatedly.
+    #[enum_value(name = "RED_STREAMING_VIDEO_ALL", nick = "all")]
+    All = 2,
+}

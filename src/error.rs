@@ -1,0 +1,41 @@
+//! The `RedError` GError domain.
+
+use crate::i18n::gettext;
+
+/// Errors the library reports through `GError`.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum, glib::ErrorDomain)]
+#[enum_type(name = "RedError")]
+#[error_domain(name = "red-error-quark")]
+#[repr(i32)]
+pub enum RedError {
+    /// Something failed that has no more specific code.
+    #[enum_value(name = "RED_ERROR_FAILED", nick = "failed")]
+    Failed = 0,
+    /// The listening socket could not be set up.
+    #[enum_value(name = "RED_ERROR_ADDRESS_IN_USE", nick = "address-in-use")]
+    AddressInUse = 1,
+    /// An argument or property value is not acceptable.
+    #[enum_value(name = "RED_ERROR_INVALID_ARGUMENT", nick = "invalid-argument")]
+    InvalidArgument = 2,
+    /// The operation needs a running server.
+    #[enum_value(name = "RED_ERROR_NOT_RUNNING", nick = "not-running")]
+    NotRunning = 3,
+    /// The server is already running.
+    #[enum_value(name = "RED_ERROR_ALREADY_RUNNING", nick = "already-running")]
+    AlreadyRunning = 4,
+    /// The server has as many clients as `max-clients` allows.
+    #[enum_value(name = "RED_ERROR_TOO_MANY_CLIENTS", nick = "too-many-clients")]
+    TooManyClients = 5,
+}
+
+impl RedError {
+    /// A `glib::Error` of this code with a translated message.
+    pub fn error(self, message: impl AsRef<str>) -> glib::Error {
+        glib::Error::new(self, message.as_ref())
+    }
+}
+
+/// The translated "not running" message, shared by several entry points.
+pub fn not_running() -> glib::Error {
+    RedError::NotRunning.error(gettext("The server is not running"))
+}
