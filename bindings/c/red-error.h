@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#pragma once
+
+#if !defined(__REDSPICE_H_INSIDE__) && !defined(REDSPICE_COMPILATION)
+#error "Only <redspice.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/**
+ * RED_ERROR:
+ *
+ * The error domain of redspice. Errors in this domain are from the
+ * #RedError enumeration; their messages are translated.
+ */
+#define RED_ERROR (red_error_quark ())
+
+/**
+ * RedError:
+ * @RED_ERROR_FAILED: a failure with no more specific code
+ * @RED_ERROR_ADDRESS_IN_USE: the listening socket could not be set up
+ * @RED_ERROR_INVALID_ARGUMENT: an argument or property value is not acceptable
+ * @RED_ERROR_NOT_RUNNING: the operation needs a running server
+ * @RED_ERROR_ALREADY_RUNNING: the server is already running
+ * @RED_ERROR_TOO_MANY_CLIENTS: #RedServer:max-clients clients are connected
+ *
+ * Error codes of the %RED_ERROR domain.
+ */
+typedef enum {
+  RED_ERROR_FAILED = 0,
+  RED_ERROR_ADDRESS_IN_USE = 1,
+  RED_ERROR_INVALID_ARGUMENT = 2,
+  RED_ERROR_NOT_RUNNING = 3,
+  RED_ERROR_ALREADY_RUNNING = 4,
+  RED_ERROR_TOO_MANY_CLIENTS = 5,
+} RedError;
+
+/**
+ * red_error_quark:
+ *
+ * Returns: the #GQuark of the %RED_ERROR domain
+ */
+GQuark red_error_quark (void);
+
+GType red_error_get_type (void);
+#define RED_TYPE_ERROR (red_error_get_type ())
+
+G_END_DECLS

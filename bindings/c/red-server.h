@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#pragma once
+
+#if !defined(__REDSPICE_H_INSIDE__) && !defined(REDSPICE_COMPILATION)
+#error "Only <redspice.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include "red-display.h"
+#include "red-client.h"
+#include "red-main-channel.h"
+#include "red-inputs-channel.h"
+
+G_BEGIN_DECLS
+
+#define RED_TYPE_SERVER (red_server_get_type ())
+G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
+
+/**
+ * RedServer:
+ *
+ * A SPICE server: it listens for SPICE clients (remote-viewer, GNOME
+ * Boxes, spice-gtk, spice-html5), shows them its displays and reports
+ * their keyboard and mouse.
+ *
+ * The server runs on its #RedServer:main-context, the main thread: the
+ * listener, authentication, the clients and the main and inputs channels
+ * live there, and every signal is emitted there. Each #RedDisplay runs its
+ * channels on a #RedWorker thread of its own. Call the server's functions
+ * on the main thread.
+ */
+
+/**
+ * RedServer:address:
+ *
+ * The IP address to listen on. Default: `127.0.0.1`.
+ */
+
+/**
+ * RedServer:port:
+ *
+ * The TCP port to listen on. 0 (the default) picks a free port, which this
+ * property reports once red_server_start() has succeeded.
+ */
+
+/**
+ * RedServer:tls-port:
+ *
+ * The TLS port, or -1 (the default) for none. TLS is not supported yet:
+ * red_server_start() fails when it is set.
+ */
+
+/**
+ * RedServer:password:
+ *
+ * The ticket clients must present, with no expiry (write-only). Setting
+ * it selects %RED_AUTH_MODE_TICKET. See red_server_set_ticket().
+ */
+
+/**
+ * RedServer:auth:
+ *
+ * How clients authenticate. Default: %RED_AUTH_MODE_NONE.
+ */
+
+/**
+ * RedServer:main-context:
+ *
+ * The #GMainContext the server runs on. Default: the thread-default
+ * context of the thread that constructs the server.
+ */
+
+/**
+ * RedServer:name:
+ *
+ * A name for the session that clients may show, or %NULL.
+ */
+
+/**
+ * RedServer:uuid:
+ *
+ * A UUID for the session in its 36-character text form, or %NULL. Values
+ * that are not UUIDs are ignored with a warning.
+ */
+
+/**
+ * RedServer:image-compression:
+ *
+ * Lossless compression of drawing updates.
+ */
+
+/**
+ * RedServer:video-codecs:
+ *
+ * The video encoders to use, in order of preference, in spice-server's
+ * syntax: `encoder:codec` pairs separated by `;`, for example
+ * `gstreamer:h264;gstreamer:vp8;gstreamer:mjpeg`.
+ */
+
+/**
+ * RedServer:streaming-video:
+ *
+ * When changing regions of a display become video streams.
+ */
+
+/**
+ * RedServer:max-clients:
+ *
+ * How many clients may be connected at once; 0 (the default) means no
+ * limit.
+ */
+
+/**
+ * RedServer:running:
+ *
+ * Whether the server listens for clients.
+ */
+
+/**
+ * RedServer::client-connected:
+ * @server: the server
+ * @client: the #RedClient that has connected
+ *
+ * Emitted on the main thread when a client's main channel has linked.
+ */
+
+/**
+ * RedServer::client-disconnected:
+ * @server: the server
+ * @client: the #RedClient that has left
+ *
+ * Emitted on the main thread after every connection of @client is closed.
+ */
+
+/**
+ * RedServer::key-event:
+ * @server: the server
+ * @scancode: the PC/AT set-1 scancode; extended keys carry the 0xe0 prefix
+ *   in the second byte (0xe01d is Right Ctrl)
+ * @pressed: %TRUE for a press, %FALSE for a release
+ *
+ * Emitted on the main thread for every key a client presses or releases.
+ */
+
+/**
+ * RedServer::key-modifiers:
+ * @server: the server
+ * @modifiers: lock keys as SPICE sends them: 1 Scroll Lock, 2 Num Lock,
+ *   4 Caps Lock
+ *
+ * Emitted on the main thread when a client sends its lock-key state.
+ */
+
+/**
+ * RedServer::pointer-motion:
+ * @server: the server
+ * @dx: relative horizontal motion
+ * @dy: relative vertical motion
+ * @buttons: the buttons held, as a mask (1 left, 2 middle, 4 right)
+ *
+ * Emitted on the main thread for relative mouse motion (server mouse mode).
+ */
+
+/**
+ * RedServer::pointer-position:
+ * @server: the server
+ * @display_id: the id of the display the pointer is on
+ * @x: the column on that display
+ * @y: the row on that display
+ * @buttons: the buttons held, as a mask (1 left, 2 middle, 4 right)
+ *
+ * Emitted on the main thread for absolute pointer positions (client mouse
+ * mode).
+ */
+
+/**
+ * RedServer::button-event:
+ * @server: the server
+ * @button: the button: 1 left, 2 middle, 3 right, 4 wheel up, 5 wheel down
+ * @pressed: %TRUE for a press, %FALSE for a release
+ * @buttons: the buttons held after the event, as a mask
+ *
+ * Emitted on the main thread for mouse buttons and wheel steps.
+ */
+
+/**
+ * red_server_new:
+ *
+ * Creates a server on the calling thread's thread-default main context.
+ * Use g_object_new() with #RedServer:main-context to pick another.
+ *
+ * Returns: (transfer full): a new #RedServer
+ */
+RedServer *red_server_new (void);
+
+/**
+ * red_server_start:
+ * @server: a #RedServer
+ * @error: return location for a #GError
+ *
+ * Starts listening on #RedServer:address and #RedServer:port and starts
+ * the display workers.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *   (%RED_ERROR_ALREADY_RUNNING, %RED_ERROR_ADDRESS_IN_USE, ...)
+ */
+gboolean red_server_start (RedServer *server,
+                           GError   **error);
+
+/**
+ * red_server_stop:
+ * @server: a #RedServer
+ *
+ * Stops listening, disconnects every client and stops and joins every
+ * display worker thread. Displays keep their contents and can still be
+ * drawn into; red_server_start() starts again.
+ */
+void red_server_stop (RedServer *server);
+
+/**
+ * red_server_is_running:
+ * @server: a #RedServer
+ *
+ * Returns: whether the server listens
+ */
+gboolean red_server_is_running (RedServer *server);
+
+/**
+ * red_server_get_port:
+ * @server: a #RedServer
+ *
+ * Returns: the port listened on (the one picked when #RedServer:port was 0)
+ */
+guint red_server_get_port (RedServer *server);
+
+/**
+ * red_server_add_display:
+ * @server: a #RedServer
+ * @width: width in pixels, 1 to 16384
+ * @height: height in pixels, 1 to 16384
+ * @error: return location for a #GError
+ *
+ * Adds a virtual monitor, black at first, with the next free id, and its
+ * worker thread (started now if the server runs, else by
+ * red_server_start()).
+ *
+ * Returns: (transfer none): the display, owned by @server, or %NULL with
+ *   @error set
+ */
+RedDisplay *red_server_add_display (RedServer *server,
+                                    guint      width,
+                                    guint      height,
+                                    GError   **error);
+
+/**
+ * red_server_get_displays:
+ * @server: a #RedServer
+ *
+ * Returns: (transfer container) (element-type RedDisplay): the displays in
+ *   the order they were added; free the list with g_list_free()
+ */
+GList *red_server_get_displays (RedServer *server);
+
+/**
+ * red_server_get_clients:
+ * @server: a #RedServer
+ *
+ * Returns: (transfer container) (element-type RedClient): the connected
+ *   clients; free the list with g_list_free()
+ */
+GList *red_server_get_clients (RedServer *server);
+
+/**
+ * red_server_get_main_channel:
+ * @server: a #RedServer
+ *
+ * Returns: (transfer none): the server's main channel
+ */
+RedMainChannel *red_server_get_main_channel (RedServer *server);
+
+/**
+ * red_server_get_inputs_channel:
+ * @server: a #RedServer
+ *
+ * Returns: (transfer none): the server's inputs channel
+ */
+RedInputsChannel *red_server_get_inputs_channel (RedServer *server);
+
+/**
+ * red_server_set_ticket:
+ * @server: a #RedServer
+ * @password: (nullable): the ticket, or %NULL to clear it
+ * @lifetime: seconds the ticket stays valid; 0 for ever
+ *
+ * Sets the ticket (password) clients must present. Setting one selects
+ * %RED_AUTH_MODE_TICKET.
+ */
+void red_server_set_ticket (RedServer   *server,
+                            const gchar *password,
+                            guint        lifetime);
+
+/**
+ * red_server_add_client_socket:
+ * @server: a #RedServer
+ * @socket: a connected stream #GSocket
+ * @error: return location for a #GError
+ *
+ * Hands over a connection the application accepted itself (as VM managers
+ * pass file descriptors). The server duplicates the descriptor, so the
+ * caller may close @socket; the connection goes through the same link
+ * stage as one accepted by the server.
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean red_server_add_client_socket (RedServer *server,
+                                       GSocket   *socket,
+                                       GError   **error);
+
+G_END_DECLS
