@@ -32,7 +32,11 @@ pub(crate) fn request_disconnect(channel: &Channel, rcc: &ChannelClient, wait: b
     match dispatcher {
         CoreDispatcher::Main(d) => {
             let m = MainMessage::DisconnectChannelClient(rcc.clone());
-            if wait { d.send_sync(m) } else { d.send(m) };
+            if wait {
+                d.send_sync(m)
+            } else {
+                d.send(m)
+            };
         }
         CoreDispatcher::Worker(worker) => {
             if let Some(worker) = worker.upgrade() {
@@ -91,7 +95,9 @@ pub mod imp {
                         .build(),
                     glib::ParamSpecUInt::builder("id")
                         .nick("Channel id")
-                        .blurb("The channel id (the display number for display and cursor channels)")
+                        .blurb(
+                            "The channel id (the display number for display and cursor channels)",
+                        )
                         .maximum(255)
                         .construct_only()
                         .build(),
@@ -112,7 +118,9 @@ pub mod imp {
         fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
             match pspec.name() {
                 "channel-type" => {
-                    let _ = self.channel_type.set(value.get().expect("type checked by GObject"));
+                    let _ = self
+                        .channel_type
+                        .set(value.get().expect("type checked by GObject"));
                 }
                 "id" => {
                     let _ = self.id.set(value.get().expect("type checked by GObject"));
@@ -126,7 +134,12 @@ pub mod imp {
                 "channel-type" => self.channel_type().to_value(),
                 "id" => self.id().to_value(),
                 "main-context" => self.core.get().map(|c| c.context().clone()).to_value(),
-                "thread-id" => self.core.get().map(|c| c.thread_id()).unwrap_or(0).to_value(),
+                "thread-id" => self
+                    .core
+                    .get()
+                    .map(|c| c.thread_id())
+                    .unwrap_or(0)
+                    .to_value(),
                 _ => unreachable!("GObject only reads registered properties"),
             }
         }
@@ -197,21 +210,36 @@ pub trait ChannelExt: IsA<Channel> + 'static {
 
     /// The channel clients connected to this channel (live ones only).
     fn clients(&self) -> Vec<ChannelClient> {
-        let clients = self.as_ref().imp().clients.lock().unwrap_or_else(|e| e.into_inner());
+        let clients = self
+            .as_ref()
+            .imp()
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         clients.iter().filter_map(|w| w.upgrade()).collect()
     }
 
     /// Adds `rcc` to RedChannel::clients; on the channel's thread.
     fn add_client(&self, rcc: &ChannelClient) {
         self.core().check_thread("RedChannel::add_client");
-        let mut clients = self.as_ref().imp().clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut clients = self
+            .as_ref()
+            .imp()
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         clients.retain(|w| w.upgrade().is_some());
         clients.push(rcc.downgrade());
     }
 
     /// Removes `rcc` from RedChannel::clients; true if it was there.
     fn remove_client(&self, rcc: &ChannelClient) -> bool {
-        let mut clients = self.as_ref().imp().clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut clients = self
+            .as_ref()
+            .imp()
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let before = clients.len();
         clients.retain(|w| w.upgrade().is_some_and(|c| &c != rcc));
         clients.len() != before

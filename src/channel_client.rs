@@ -191,10 +191,12 @@ pub(crate) fn disconnect_on_own_thread(rcc: &ChannelClient) {
     }
     channel.remove_client(rcc);
     rcc.notify("connected");
-    channel.main_dispatcher().send(MainMessage::ChannelClientLeft {
-        client: imp.client.clone(),
-        channel_client: rcc.clone(),
-    });
+    channel
+        .main_dispatcher()
+        .send(MainMessage::ChannelClientLeft {
+            client: imp.client.clone(),
+            channel_client: rcc.clone(),
+        });
 }
 
 /// Builds a channel client of subclass `T` on `channel`'s thread and links it

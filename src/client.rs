@@ -68,7 +68,11 @@ pub mod imp {
         fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
             match pspec.name() {
                 "id" => self.id.load(Ordering::SeqCst).to_value(),
-                "address" => self.address.lock().unwrap_or_else(|e| e.into_inner()).to_value(),
+                "address" => self
+                    .address
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .to_value(),
                 _ => unreachable!("GObject only reads registered properties"),
             }
         }
@@ -105,12 +109,20 @@ impl Client {
 
     /// The remote address, when known.
     pub fn address(&self) -> Option<String> {
-        self.imp().address.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.imp()
+            .address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The client's channel clients.
     pub fn channel_clients(&self) -> Vec<ChannelClient> {
-        self.imp().channels.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.imp()
+            .channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The main channel client, while it exists.
@@ -134,7 +146,11 @@ impl Client {
     /// outside the lock; on the main thread. True if it was there.
     pub(crate) fn remove_channel_client(&self, rcc: &ChannelClient) -> bool {
         let removed = {
-            let mut channels = self.imp().channels.lock().unwrap_or_else(|e| e.into_inner());
+            let mut channels = self
+                .imp()
+                .channels
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             channels
                 .iter()
                 .position(|c| c == rcc)
@@ -169,7 +185,13 @@ impl Client {
                 crate::channel::request_disconnect(&channel, &rcc, true);
             }
         }
-        let channels = std::mem::take(&mut *self.imp().channels.lock().unwrap_or_else(|e| e.into_inner()));
+        let channels = std::mem::take(
+            &mut *self
+                .imp()
+                .channels
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         drop(channels);
     }
 }

@@ -36,7 +36,9 @@ impl<M> Clone for Dispatcher<M> {
 
 impl<M> std::fmt::Debug for Dispatcher<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher").field("name", &self.name).finish()
+        f.debug_struct("Dispatcher")
+            .field("name", &self.name)
+            .finish()
     }
 }
 

@@ -30,6 +30,9 @@ pub mod server;
 mod sys;
 pub mod worker;
 
+#[cfg(test)]
+mod tests;
+
 pub use channel::{Channel, ChannelExt};
 pub use channel_client::{ChannelClient, ChannelClientExt};
 pub use client::Client;

@@ -18,7 +18,7 @@ use crate::core::Core;
 use crate::dispatcher::Dispatcher;
 use crate::display::Display;
 use crate::enums::{AuthMode, ChannelType, ImageCompression, StreamingVideo};
-use crate::error::{RedError};
+use crate::error::RedError;
 use crate::i18n::gettext;
 use crate::inputs_channel::InputsChannel;
 use crate::live_objects::{Counted, CountedClass, Live};
@@ -265,7 +265,9 @@ pub mod imp {
                     let v: Option<String> = value.get().expect("type checked by GObject");
                     let v = v.unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
                     if v.parse::<std::net::IpAddr>().is_err() {
-                        red_warning!("RedServer: ignoring address {v:?}, which is not an IP address");
+                        red_warning!(
+                            "RedServer: ignoring address {v:?}, which is not an IP address"
+                        );
                         return;
                     }
                     if replace(&self.address, v) {
@@ -273,7 +275,9 @@ pub mod imp {
                     }
                 }
                 "port" => {
-                    if self.port.swap(value.get().expect("type checked"), Ordering::SeqCst)
+                    if self
+                        .port
+                        .swap(value.get().expect("type checked"), Ordering::SeqCst)
                         != value.get::<u32>().expect("type checked")
                     {
                         obj.notify("port");
@@ -433,7 +437,11 @@ pub const DEFAULT_VIDEO_CODECS: &str = "gstreamer:mjpeg;gstreamer:vp8;gstreamer:
 pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
     let hex: String = text.chars().filter(|c| *c != '-').collect();
     let dashes = [8usize, 13, 18, 23];
-    if text.len() != 36 || !dashes.iter().all(|&i| text.as_bytes().get(i) == Some(&b'-')) {
+    if text.len() != 36
+        || !dashes
+            .iter()
+            .all(|&i| text.as_bytes().get(i) == Some(&b'-'))
+    {
         return None;
     }
     if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -472,7 +480,10 @@ impl Server {
     }
 
     pub(crate) fn main_dispatcher(&self) -> &Dispatcher<MainMessage> {
-        self.imp().main_dispatcher.get().expect("set in constructed")
+        self.imp()
+            .main_dispatcher
+            .get()
+            .expect("set in constructed")
     }
 
     /// The server's main channel.
@@ -537,15 +548,17 @@ impl Server {
         let weak = self.downgrade();
         let listening = socket.try_clone().map_err(listen_error)?;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
-        let source = self.main_core().fd_watch(fd, glib::IOCondition::IN, move |_, _| {
-            let Some(server) = weak.upgrade() else {
-                return glib::ControlFlow::Break;
-            };
-            while let Ok((connection, _)) = listening.accept() {
-                server.handle_connection(connection);
-            }
-            glib::ControlFlow::Continue
-        });
+        let source = self
+            .main_core()
+            .fd_watch(fd, glib::IOCondition::IN, move |_, _| {
+                let Some(server) = weak.upgrade() else {
+                    return glib::ControlFlow::Break;
+                };
+                while let Ok((connection, _)) = listening.accept() {
+                    server.handle_connection(connection);
+                }
+                glib::ControlFlow::Continue
+            });
         *lock(&self.imp().listener) = Some(Listener { socket, source });
         if bound != port {
             self.imp().port.store(bound, Ordering::SeqCst);
@@ -579,7 +592,9 @@ impl Server {
         self.main_core().check_thread("red_server_add_display");
         let id = {
             let displays = lock(&self.imp().displays);
-            (0u32..).find(|i| !displays.iter().any(|d| d.id() == *i)).unwrap_or(0)
+            (0u32..)
+                .find(|i| !displays.iter().any(|d| d.id() == *i))
+                .unwrap_or(0)
         };
         if id > 255 {
             return Err(RedError::InvalidArgument.error(gettext("Too many displays")));
@@ -626,8 +641,11 @@ impl Server {
     /// Takes an already-connected socket (as VM managers hand over fds); it
     /// goes through the same link stage as an accepted connection.
     pub fn add_client_socket(&self, socket: &gio::Socket) -> Result<(), glib::Error> {
-        self.main_core().check_thread("red_server_add_client_socket");
-        let invalid = || RedError::InvalidArgument.error(gettext("The socket is not a connected stream socket"));
+        self.main_core()
+            .check_thread("red_server_add_client_socket");
+        let invalid = || {
+            RedError::InvalidArgument.error(gettext("The socket is not a connected stream socket"))
+        };
         if !socket.is_connected() || socket.socket_type() != gio::SocketType::Stream {
             return Err(invalid());
         }
@@ -666,7 +684,10 @@ impl Server {
         client.destroy();
         let removed = {
             let mut clients = lock(&self.imp().clients);
-            clients.iter().position(|c| c == client).map(|i| clients.remove(i))
+            clients
+                .iter()
+                .position(|c| c == client)
+                .map(|i| clients.remove(i))
         };
         if let Some(client) = removed {
             red_debug!("client {} destroyed", client.id());

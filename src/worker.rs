@@ -32,6 +32,9 @@ pub enum WorkerMessage {
     DisconnectChannelClient(ChannelClient),
     /// Leave the loop; the thread hands its state back.
     Quit,
+    /// Run a closure on the worker thread (tests only).
+    #[cfg(test)]
+    Run(Box<dyn FnOnce() + Send>),
 }
 
 /// What a running worker thread is made of.
@@ -97,7 +100,12 @@ pub mod imp {
             match pspec.name() {
                 "display-id" => self.display_id.load(Ordering::SeqCst).to_value(),
                 "main-context" => self.core.get().map(|c| c.context().clone()).to_value(),
-                "thread-id" => self.core.get().map(|c| c.thread_id()).unwrap_or(0).to_value(),
+                "thread-id" => self
+                    .core
+                    .get()
+                    .map(|c| c.thread_id())
+                    .unwrap_or(0)
+                    .to_value(),
                 "running" => self.obj().is_running().to_value(),
                 _ => unreachable!("GObject only reads registered properties"),
             }
@@ -239,6 +247,8 @@ fn handle(state: &mut DisplayState, message: WorkerMessage) -> ControlFlow<()> {
         WorkerMessage::Display(request) => state.handle(request),
         WorkerMessage::DisconnectChannelClient(rcc) => disconnect_on_own_thread(&rcc),
         WorkerMessage::Quit => return ControlFlow::Break(()),
+        #[cfg(test)]
+        WorkerMessage::Run(f) => f(),
     }
     ControlFlow::Continue(())
 }

@@ -66,7 +66,9 @@ pub unsafe extern "C" fn red_channel_client_get_client(rcc: *mut Instance) -> *m
 /// # Safety
 /// `rcc` is a `RedChannelClient *`.
 #[no_mangle]
-pub unsafe extern "C" fn red_channel_client_is_connected(rcc: *mut Instance) -> glib::ffi::gboolean {
+pub unsafe extern "C" fn red_channel_client_is_connected(
+    rcc: *mut Instance,
+) -> glib::ffi::gboolean {
     instance!("red_channel_client_is_connected", rcc: ChannelClient, glib::ffi::GFALSE);
     rcc.is_connected().into_glib()
 }
@@ -76,7 +78,9 @@ pub unsafe extern "C" fn red_channel_client_is_connected(rcc: *mut Instance) -> 
 #[no_mangle]
 pub unsafe extern "C" fn red_channel_client_disconnect(rcc: *mut Instance) {
     instance!("red_channel_client_disconnect", rcc: ChannelClient, ());
-    guard("red_channel_client_disconnect", (), || rcc.close_connection())
+    guard("red_channel_client_disconnect", (), || {
+        rcc.close_connection()
+    })
 }
 
 /// # Safety

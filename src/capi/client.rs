@@ -29,7 +29,9 @@ pub unsafe extern "C" fn red_client_get_address(client: *mut Instance) -> *mut c
 /// # Safety
 /// `client` is a `RedClient *`.
 #[no_mangle]
-pub unsafe extern "C" fn red_client_get_channel_clients(client: *mut Instance) -> *mut glib::ffi::GList {
+pub unsafe extern "C" fn red_client_get_channel_clients(
+    client: *mut Instance,
+) -> *mut glib::ffi::GList {
     instance!("red_client_get_channel_clients", client: Client, std::ptr::null_mut());
     object_list(&client.channel_clients())
 }
@@ -37,7 +39,9 @@ pub unsafe extern "C" fn red_client_get_channel_clients(client: *mut Instance) -
 /// # Safety
 /// `client` is a `RedClient *`.
 #[no_mangle]
-pub unsafe extern "C" fn red_client_get_main_channel_client(client: *mut Instance) -> *mut Instance {
+pub unsafe extern "C" fn red_client_get_main_channel_client(
+    client: *mut Instance,
+) -> *mut Instance {
     instance!("red_client_get_main_channel_client", client: Client, std::ptr::null_mut());
     // Transfer none: RedClient::channels owns it until the main thread
     // removes it, which cannot happen during this main-thread call.

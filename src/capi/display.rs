@@ -24,15 +24,24 @@ macro_rules! getter {
 getter!(red_display_get_id, u32, 0, |d| d.id());
 getter!(red_display_get_width, u32, 0, |d| d.width());
 getter!(red_display_get_height, u32, 0, |d| d.height());
-getter!(red_display_get_worker, *mut Instance, std::ptr::null_mut(), |d| {
-    d.worker().as_ptr() as *mut Instance
-});
-getter!(red_display_get_display_channel, *mut Instance, std::ptr::null_mut(), |d| {
-    d.display_channel().as_ptr() as *mut Instance
-});
-getter!(red_display_get_cursor_channel, *mut Instance, std::ptr::null_mut(), |d| {
-    d.cursor_channel().as_ptr() as *mut Instance
-});
+getter!(
+    red_display_get_worker,
+    *mut Instance,
+    std::ptr::null_mut(),
+    |d| { d.worker().as_ptr() as *mut Instance }
+);
+getter!(
+    red_display_get_display_channel,
+    *mut Instance,
+    std::ptr::null_mut(),
+    |d| { d.display_channel().as_ptr() as *mut Instance }
+);
+getter!(
+    red_display_get_cursor_channel,
+    *mut Instance,
+    std::ptr::null_mut(),
+    |d| { d.cursor_channel().as_ptr() as *mut Instance }
+);
 
 /// # Safety
 /// `display` is a `RedDisplay *`, `pixels` a `GBytes *`.
@@ -133,7 +142,11 @@ pub unsafe extern "C" fn red_display_set_cursor(
     error: *mut *mut GError,
 ) -> glib::ffi::gboolean {
     instance!("red_display_set_cursor", display: Display, glib::ffi::GFALSE);
-    return_val_if_fail!("red_display_set_cursor", !pixels.is_null(), glib::ffi::GFALSE);
+    return_val_if_fail!(
+        "red_display_set_cursor",
+        !pixels.is_null(),
+        glib::ffi::GFALSE
+    );
     // SAFETY: a non-NULL GBytes, borrowed for the call.
     let pixels: Borrowed<glib::Bytes> = unsafe { from_glib_borrow(pixels) };
     guard("red_display_set_cursor", glib::ffi::GFALSE, || {
@@ -173,7 +186,9 @@ pub unsafe extern "C" fn red_display_snapshot(
     height: *mut u32,
 ) -> *mut glib::ffi::GBytes {
     instance!("red_display_snapshot", display: Display, std::ptr::null_mut());
-    let (w, h, pixels) = guard("red_display_snapshot", (0, 0, Vec::new()), || display.snapshot());
+    let (w, h, pixels) = guard("red_display_snapshot", (0, 0, Vec::new()), || {
+        display.snapshot()
+    });
     // SAFETY: out-parameters are NULL or writable, per the contract.
     unsafe {
         if !width.is_null() {

@@ -48,7 +48,9 @@ pub(crate) use return_val_if_fail;
 ///
 /// # Safety
 /// `ptr` must be NULL or point to a GTypeInstance, as for GLib's macros.
-pub(crate) unsafe fn is_instance<T: glib::prelude::StaticType>(ptr: *const std::ffi::c_void) -> bool {
+pub(crate) unsafe fn is_instance<T: glib::prelude::StaticType>(
+    ptr: *const std::ffi::c_void,
+) -> bool {
     // SAFETY: the caller passes NULL or a GTypeInstance.
     !ptr.is_null()
         && unsafe {
@@ -79,7 +81,10 @@ pub(crate) unsafe fn opt_str<'a>(s: *const c_char) -> Result<Option<&'a str>, ()
         return Ok(None);
     }
     // SAFETY: per the contract above.
-    unsafe { CStr::from_ptr(s) }.to_str().map(Some).map_err(|_| ())
+    unsafe { CStr::from_ptr(s) }
+        .to_str()
+        .map(Some)
+        .map_err(|_| ())
 }
 
 /// Builds a GList of borrowed object pointers (transfer container).

@@ -30,12 +30,14 @@ pub unsafe extern "C" fn red_server_start(
         error.is_null() || unsafe { (*error).is_null() },
         glib::ffi::GFALSE
     );
-    guard("red_server_start", glib::ffi::GFALSE, || match server.start() {
-        Ok(()) => glib::ffi::GTRUE,
-        Err(e) => {
-            // SAFETY: checked above.
-            unsafe { set_error(error, e) };
-            glib::ffi::GFALSE
+    guard("red_server_start", glib::ffi::GFALSE, || {
+        match server.start() {
+            Ok(()) => glib::ffi::GTRUE,
+            Err(e) => {
+                // SAFETY: checked above.
+                unsafe { set_error(error, e) };
+                glib::ffi::GFALSE
+            }
         }
     })
 }
@@ -132,7 +134,9 @@ pub unsafe extern "C" fn red_server_set_ticket(
     let password = unsafe { opt_str(password) };
     return_val_if_fail!("red_server_set_ticket", password.is_ok(), ());
     let Ok(password) = password else { return };
-    guard("red_server_set_ticket", (), || server.set_ticket(password, lifetime))
+    guard("red_server_set_ticket", (), || {
+        server.set_ticket(password, lifetime)
+    })
 }
 
 /// # Safety

@@ -50,7 +50,11 @@ pub extern "C" fn red_error_quark() -> glib::ffi::GQuark {
 pub unsafe extern "C" fn red_debug_get_live_objects(type_name: *const std::ffi::c_char) -> i64 {
     // SAFETY: per the contract above.
     let name = unsafe { super::opt_str(type_name) };
-    super::return_val_if_fail!("red_debug_get_live_objects", matches!(name, Ok(Some(_))), -1);
+    super::return_val_if_fail!(
+        "red_debug_get_live_objects",
+        matches!(name, Ok(Some(_))),
+        -1
+    );
     let Ok(Some(name)) = name else { return -1 };
     crate::live_objects::count(name).unwrap_or(-1)
 }

@@ -125,9 +125,9 @@ glib::wrapper! {
 /// Checks a requested display size.
 pub(crate) fn check_size(width: u32, height: u32) -> Result<(), glib::Error> {
     if width == 0 || height == 0 || width > MAX_SIZE || height > MAX_SIZE {
-        return Err(RedError::InvalidArgument.error(
-            gettext("A display must be between 1×1 and 16384×16384 pixels"),
-        ));
+        return Err(RedError::InvalidArgument.error(gettext(
+            "A display must be between 1×1 and 16384×16384 pixels",
+        )));
     }
     Ok(())
 }
@@ -188,15 +188,22 @@ impl Display {
     }
 
     pub fn display_channel(&self) -> &DisplayChannel {
-        self.imp().display_channel.get().expect("set at construction")
+        self.imp()
+            .display_channel
+            .get()
+            .expect("set at construction")
     }
 
     pub fn cursor_channel(&self) -> &CursorChannel {
-        self.imp().cursor_channel.get().expect("set at construction")
+        self.imp()
+            .cursor_channel
+            .get()
+            .expect("set at construction")
     }
 
     fn request(&self, request: DisplayRequest) {
-        self.worker().dispatch(WorkerMessage::Display(request), false);
+        self.worker()
+            .dispatch(WorkerMessage::Display(request), false);
     }
 
     /// Copies a `width`×`height` block of x8r8g8b8 `pixels` (rows `stride`
@@ -231,7 +238,15 @@ impl Display {
     }
 
     /// Copies an area of the display to another place on it (scrolling).
-    pub fn copy_area(&self, src_x: i32, src_y: i32, width: u32, height: u32, dest_x: i32, dest_y: i32) {
+    pub fn copy_area(
+        &self,
+        src_x: i32,
+        src_y: i32,
+        width: u32,
+        height: u32,
+        dest_x: i32,
+        dest_y: i32,
+    ) {
         self.request(DisplayRequest::CopyArea {
             src: Rect::new(src_x, src_y, width, height),
             dest_x,
@@ -261,9 +276,8 @@ impl Display {
         stride: usize,
     ) -> Result<(), glib::Error> {
         if width == 0 || height == 0 || width > 512 || height > 512 {
-            return Err(RedError::InvalidArgument.error(gettext(
-                "A cursor must be between 1×1 and 512×512 pixels",
-            )));
+            return Err(RedError::InvalidArgument
+                .error(gettext("A cursor must be between 1×1 and 512×512 pixels")));
         }
         if hot_x >= width || hot_y >= height {
             return Err(RedError::InvalidArgument
@@ -273,7 +287,10 @@ impl Display {
         let mut shape = Vec::with_capacity(width as usize * height as usize);
         for row in 0..height as usize {
             let line = &pixels[row * stride..row * stride + width as usize * 4];
-            shape.extend(line.chunks_exact(4).map(|p| u32::from_ne_bytes([p[0], p[1], p[2], p[3]])));
+            shape.extend(
+                line.chunks_exact(4)
+                    .map(|p| u32::from_ne_bytes([p[0], p[1], p[2], p[3]])),
+            );
         }
         self.request(DisplayRequest::SetCursor(CursorShape {
             width,
@@ -307,8 +324,10 @@ impl Display {
     /// The cursor as the worker holds it.
     pub fn cursor_state(&self) -> CursorState {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.worker()
-            .dispatch(WorkerMessage::Display(DisplayRequest::CursorSnapshot(tx)), true);
+        self.worker().dispatch(
+            WorkerMessage::Display(DisplayRequest::CursorSnapshot(tx)),
+            true,
+        );
         rx.try_recv().unwrap_or_default()
     }
 }

@@ -92,7 +92,11 @@ impl DisplayState {
                 let changed = self.surface.fill(rect, color);
                 self.dirty.add(changed);
             }
-            DisplayRequest::CopyArea { src, dest_x, dest_y } => {
+            DisplayRequest::CopyArea {
+                src,
+                dest_x,
+                dest_y,
+            } => {
                 let changed = self.surface.copy_area(src, dest_x, dest_y);
                 self.dirty.add(changed);
             }

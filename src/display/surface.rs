@@ -97,7 +97,10 @@ impl Surface {
                 break;
             };
             let dest = (clipped.y as usize + row) * self.width as usize + clipped.x as usize;
-            for (d, s) in self.pixels[dest..dest + w].iter_mut().zip(line.chunks_exact(4)) {
+            for (d, s) in self.pixels[dest..dest + w]
+                .iter_mut()
+                .zip(line.chunks_exact(4))
+            {
                 *d = u32::from_ne_bytes([s[0], s[1], s[2], s[3]]);
             }
         }
@@ -225,6 +228,9 @@ mod tests {
         let mut s = Surface::new(2, 2);
         s.fill(Rect::new(0, 0, 2, 2), 9);
         s.resize(3, 1);
-        assert_eq!((s.pixel(1, 0), s.pixel(2, 0), s.pixel(0, 1)), (Some(9), Some(0), None));
+        assert_eq!(
+            (s.pixel(1, 0), s.pixel(2, 0), s.pixel(0, 1)),
+            (Some(9), Some(0), None)
+        );
     }
 }
