@@ -192,20 +192,12 @@ pub trait ChannelExt: IsA<Channel> + 'static {
 
     /// The channel's core (`red_channel_get_core_interface` in the seed).
     fn core(&self) -> &Core {
-        self.as_ref()
-            .imp()
-            .core
-            .get()
-            .expect("channels get their core at construction")
+        self.as_ref().imp().core.get_or_init(Core::detached)
     }
 
     /// The main dispatcher, for requests to the main thread.
-    fn main_dispatcher(&self) -> &Dispatcher<MainMessage> {
-        self.as_ref()
-            .imp()
-            .main_dispatcher
-            .get()
-            .expect("channels get the main dispatcher at construction")
+    fn main_dispatcher(&self) -> Option<&Dispatcher<MainMessage>> {
+        self.as_ref().imp().main_dispatcher.get()
     }
 
     /// The channel clients connected to this channel (live ones only).

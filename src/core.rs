@@ -27,6 +27,12 @@ impl Core {
         }))
     }
 
+    /// A core no thread runs, for objects made with g_object_new() outside
+    /// the library: every thread check on it fails with a critical.
+    pub fn detached() -> Self {
+        Core::new("detached", glib::MainContext::new(), 0)
+    }
+
     pub fn context(&self) -> &glib::MainContext {
         &self.0.context
     }

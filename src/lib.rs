@@ -25,7 +25,7 @@ pub mod i18n;
 pub mod inputs_channel;
 pub mod live_objects;
 pub mod main_channel;
-// pub mod protocol; (being written)
+pub mod protocol;
 pub mod server;
 mod sys;
 pub mod worker;

@@ -11,27 +11,27 @@ use glib::translate::IntoGlib;
 
 /// Logs `message` at `level` in the `redspice` domain with its source place.
 pub fn log(level: glib::LogLevel, file: &'static str, line: u32, message: &str) {
-    let priority: &[u8] = match level {
-        glib::LogLevel::Error => b"3\0",
-        glib::LogLevel::Critical | glib::LogLevel::Warning => b"4\0",
-        glib::LogLevel::Message => b"5\0",
-        glib::LogLevel::Info => b"6\0",
-        glib::LogLevel::Debug => b"7\0",
+    let priority = match level {
+        glib::LogLevel::Error => c"3",
+        glib::LogLevel::Critical | glib::LogLevel::Warning => c"4",
+        glib::LogLevel::Message => c"5",
+        glib::LogLevel::Info => c"6",
+        glib::LogLevel::Debug => c"7",
     };
     let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     let file = CString::new(file).unwrap_or_default();
     let line = CString::new(line.to_string()).unwrap_or_default();
-    let field = |key: &'static [u8], value: *const c_char| glib::ffi::GLogField {
-        key: key.as_ptr() as *const c_char,
+    let field = |key: &'static std::ffi::CStr, value: *const c_char| glib::ffi::GLogField {
+        key: key.as_ptr(),
         value: value as *const _,
         length: -1,
     };
     let fields = [
-        field(b"GLIB_DOMAIN\0", b"redspice\0".as_ptr() as *const c_char),
-        field(b"PRIORITY\0", priority.as_ptr() as *const c_char),
-        field(b"CODE_FILE\0", file.as_ptr()),
-        field(b"CODE_LINE\0", line.as_ptr()),
-        field(b"MESSAGE\0", message.as_ptr()),
+        field(c"GLIB_DOMAIN", c"redspice".as_ptr()),
+        field(c"PRIORITY", priority.as_ptr()),
+        field(c"CODE_FILE", file.as_ptr()),
+        field(c"CODE_LINE", line.as_ptr()),
+        field(c"MESSAGE", message.as_ptr()),
     ];
     // SAFETY: every key and value is a NUL-terminated string (length -1)
     // that outlives the call; the array length is exact.

@@ -142,7 +142,7 @@ impl Worker {
 
     /// The worker's core: its context and thread.
     pub fn core(&self) -> &Core {
-        self.imp().core.get().expect("set at construction")
+        self.imp().core.get_or_init(Core::detached)
     }
 
     pub fn display_id(&self) -> u32 {

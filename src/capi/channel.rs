@@ -47,8 +47,8 @@ pub unsafe extern "C" fn red_channel_get_clients(channel: *mut Instance) -> *mut
 pub unsafe extern "C" fn red_channel_client_get_channel(rcc: *mut Instance) -> *mut Instance {
     instance!("red_channel_client_get_channel", rcc: ChannelClient, std::ptr::null_mut());
     // Transfer none: the channel client owns its channel.
-    let channel = rcc.channel();
-    channel.as_ptr() as *mut Instance
+    rcc.channel()
+        .map_or(std::ptr::null_mut(), |c| c.as_ptr() as *mut Instance)
 }
 
 /// # Safety
@@ -77,7 +77,7 @@ pub unsafe extern "C" fn red_channel_client_is_connected(
 /// `rcc` is a `RedChannelClient *`.
 #[no_mangle]
 pub unsafe extern "C" fn red_channel_client_disconnect(rcc: *mut Instance) {
-    instance!("red_channel_client_disconnect", rcc: ChannelClient, ());
+    instance!("red_channel_client_disconnect", rcc: ChannelClient);
     guard("red_channel_client_disconnect", (), || {
         rcc.close_connection()
     })

@@ -55,6 +55,6 @@ pub unsafe extern "C" fn red_client_get_main_channel_client(
 /// `client` is a `RedClient *`.
 #[no_mangle]
 pub unsafe extern "C" fn red_client_disconnect(client: *mut Instance) {
-    instance!("red_client_disconnect", client: Client, ());
+    instance!("red_client_disconnect", client: Client);
     guard("red_client_disconnect", (), || client.disconnect())
 }

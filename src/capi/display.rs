@@ -28,20 +28,25 @@ getter!(
     red_display_get_worker,
     *mut Instance,
     std::ptr::null_mut(),
-    |d| { d.worker().as_ptr() as *mut Instance }
+    |d| object_ptr(d.worker())
 );
 getter!(
     red_display_get_display_channel,
     *mut Instance,
     std::ptr::null_mut(),
-    |d| { d.display_channel().as_ptr() as *mut Instance }
+    |d| object_ptr(d.display_channel())
 );
 getter!(
     red_display_get_cursor_channel,
     *mut Instance,
     std::ptr::null_mut(),
-    |d| { d.cursor_channel().as_ptr() as *mut Instance }
+    |d| object_ptr(d.cursor_channel())
 );
+
+/// A borrowed object as a transfer-none pointer, NULL for `None`.
+fn object_ptr<T: ObjectType>(object: Option<&T>) -> *mut Instance {
+    object.map_or(std::ptr::null_mut(), |o| o.as_ptr() as *mut Instance)
+}
 
 /// # Safety
 /// `display` is a `RedDisplay *`, `pixels` a `GBytes *`.
@@ -55,9 +60,9 @@ pub unsafe extern "C" fn red_display_draw(
     pixels: *mut glib::ffi::GBytes,
     stride: usize,
 ) {
-    instance!("red_display_draw", display: Display, ());
-    return_val_if_fail!("red_display_draw", width >= 0 && height >= 0, ());
-    return_val_if_fail!("red_display_draw", !pixels.is_null(), ());
+    instance!("red_display_draw", display: Display);
+    return_val_if_fail!("red_display_draw", width >= 0 && height >= 0);
+    return_val_if_fail!("red_display_draw", !pixels.is_null());
     // SAFETY: a non-NULL GBytes from the caller, borrowed for the call (the
     // worker takes its own reference).
     let pixels: Borrowed<glib::Bytes> = unsafe { from_glib_borrow(pixels) };
@@ -79,8 +84,8 @@ pub unsafe extern "C" fn red_display_fill(
     height: i32,
     color: u32,
 ) {
-    instance!("red_display_fill", display: Display, ());
-    return_val_if_fail!("red_display_fill", width >= 0 && height >= 0, ());
+    instance!("red_display_fill", display: Display);
+    return_val_if_fail!("red_display_fill", width >= 0 && height >= 0);
     guard("red_display_fill", (), || {
         display.fill(x, y, width as u32, height as u32, color)
     })
@@ -98,8 +103,8 @@ pub unsafe extern "C" fn red_display_copy_area(
     dest_x: i32,
     dest_y: i32,
 ) {
-    instance!("red_display_copy_area", display: Display, ());
-    return_val_if_fail!("red_display_copy_area", width >= 0 && height >= 0, ());
+    instance!("red_display_copy_area", display: Display);
+    return_val_if_fail!("red_display_copy_area", width >= 0 && height >= 0);
     guard("red_display_copy_area", (), || {
         display.copy_area(src_x, src_y, width as u32, height as u32, dest_x, dest_y)
     })
@@ -165,7 +170,7 @@ pub unsafe extern "C" fn red_display_set_cursor(
 /// `display` is a `RedDisplay *`.
 #[no_mangle]
 pub unsafe extern "C" fn red_display_move_cursor(display: *mut Instance, x: i32, y: i32) {
-    instance!("red_display_move_cursor", display: Display, ());
+    instance!("red_display_move_cursor", display: Display);
     guard("red_display_move_cursor", (), || display.move_cursor(x, y))
 }
 
@@ -173,7 +178,7 @@ pub unsafe extern "C" fn red_display_move_cursor(display: *mut Instance, x: i32,
 /// `display` is a `RedDisplay *`.
 #[no_mangle]
 pub unsafe extern "C" fn red_display_hide_cursor(display: *mut Instance) {
-    instance!("red_display_hide_cursor", display: Display, ());
+    instance!("red_display_hide_cursor", display: Display);
     guard("red_display_hide_cursor", (), || display.hide_cursor())
 }
 

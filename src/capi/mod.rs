@@ -34,6 +34,12 @@ pub(crate) fn guard<R>(function: &str, fallback: R, body: impl FnOnce() -> R) ->
 
 /// `g_return_val_if_fail`: check, log a critical and return.
 macro_rules! return_val_if_fail {
+    ($function:expr, $cond:expr) => {
+        if !$cond {
+            $crate::capi::return_if_fail_warning($function, stringify!($cond));
+            return;
+        }
+    };
     ($function:expr, $cond:expr, $val:expr) => {
         if !$cond {
             $crate::capi::return_if_fail_warning($function, stringify!($cond));
@@ -113,6 +119,15 @@ where
 /// Checks that `$ptr` is an instance of `$ty` (critical and return `$ret`
 /// otherwise), then rebinds it as a borrowed `$ty`.
 macro_rules! instance {
+    ($function:expr, $ptr:ident: $ty:ty) => {
+        // SAFETY: the C caller passes NULL or a GTypeInstance, as GLib's own
+        // type-check macros require.
+        $crate::capi::return_val_if_fail!($function, unsafe {
+            $crate::capi::is_instance::<$ty>($ptr as *const std::ffi::c_void)
+        });
+        // SAFETY: checked just above to be a live instance of the type.
+        let $ptr = unsafe { $crate::capi::borrow::<$ty>($ptr as *mut std::ffi::c_void) };
+    };
     ($function:expr, $ptr:ident: $ty:ty, $ret:expr) => {
         // SAFETY: the C caller passes NULL or a GTypeInstance, as GLib's own
         // type-check macros require.

@@ -46,7 +46,7 @@ pub unsafe extern "C" fn red_server_start(
 /// `server` is a `RedServer *`.
 #[no_mangle]
 pub unsafe extern "C" fn red_server_stop(server: *mut Instance) {
-    instance!("red_server_stop", server: Server, ());
+    instance!("red_server_stop", server: Server);
     guard("red_server_stop", (), || server.stop())
 }
 
@@ -129,10 +129,10 @@ pub unsafe extern "C" fn red_server_set_ticket(
     password: *const c_char,
     lifetime: u32,
 ) {
-    instance!("red_server_set_ticket", server: Server, ());
+    instance!("red_server_set_ticket", server: Server);
     // SAFETY: the caller's contract.
     let password = unsafe { opt_str(password) };
-    return_val_if_fail!("red_server_set_ticket", password.is_ok(), ());
+    return_val_if_fail!("red_server_set_ticket", password.is_ok());
     let Ok(password) = password else { return };
     guard("red_server_set_ticket", (), || {
         server.set_ticket(password, lifetime)

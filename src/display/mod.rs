@@ -183,27 +183,35 @@ impl Display {
         self.imp().height.load(Ordering::SeqCst)
     }
 
-    pub fn worker(&self) -> &Worker {
-        self.imp().worker.get().expect("set at construction")
+    /// The worker; `None` only for an object made with g_object_new()
+    /// instead of red_server_add_display().
+    pub fn worker(&self) -> Option<&Worker> {
+        let worker = self.imp().worker.get();
+        if worker.is_none() {
+            red_critical!("RedDisplay: not made by red_server_add_display()");
+        }
+        worker
     }
 
-    pub fn display_channel(&self) -> &DisplayChannel {
-        self.imp()
-            .display_channel
-            .get()
-            .expect("set at construction")
+    pub fn display_channel(&self) -> Option<&DisplayChannel> {
+        self.imp().display_channel.get()
     }
 
-    pub fn cursor_channel(&self) -> &CursorChannel {
-        self.imp()
-            .cursor_channel
-            .get()
-            .expect("set at construction")
+    pub fn cursor_channel(&self) -> Option<&CursorChannel> {
+        self.imp().cursor_channel.get()
     }
 
     fn request(&self, request: DisplayRequest) {
-        self.worker()
-            .dispatch(WorkerMessage::Display(request), false);
+        if let Some(worker) = self.worker() {
+            worker.dispatch(WorkerMessage::Display(request), false);
+        }
+    }
+
+    /// Sends `request` and waits until the worker has handled it.
+    fn request_sync(&self, request: DisplayRequest) {
+        if let Some(worker) = self.worker() {
+            worker.dispatch(WorkerMessage::Display(request), true);
+        }
     }
 
     /// Copies a `width`×`height` block of x8r8g8b8 `pixels` (rows `stride`
@@ -316,18 +324,14 @@ impl Display {
     /// sent before this call: (width, height, x8r8g8b8 rows of width * 4).
     pub fn snapshot(&self) -> (u32, u32, Vec<u8>) {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.worker()
-            .dispatch(WorkerMessage::Display(DisplayRequest::Snapshot(tx)), true);
+        self.request_sync(DisplayRequest::Snapshot(tx));
         rx.try_recv().unwrap_or_else(|_| (0, 0, Vec::new()))
     }
 
     /// The cursor as the worker holds it.
     pub fn cursor_state(&self) -> CursorState {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.worker().dispatch(
-            WorkerMessage::Display(DisplayRequest::CursorSnapshot(tx)),
-            true,
-        );
+        self.request_sync(DisplayRequest::CursorSnapshot(tx));
         rx.try_recv().unwrap_or_default()
     }
 }
