@@ -38,8 +38,8 @@ pub mod imp {
         /// RedChannelClient::client → RedClient (plain).
         pub(crate) client: glib::WeakRef<Client>,
         pub(crate) connected: AtomicBool,
-        /// The connection; closed on disconnection.
-        pub(crate) socket: Mutex<Option<socket2::Socket>>,
+        /// The linked connection; closed on disconnection.
+        pub(crate) io: Mutex<Option<crate::connection::ChannelIo>>,
         /// Socket watches and timers on the channel's core.
         pub(crate) sources: Mutex<Vec<glib::Source>>,
     }
@@ -73,6 +73,13 @@ pub mod imp {
                         .blurb("Whether the connection is still up")
                         .read_only()
                         .build(),
+                    glib::ParamSpecInt64::builder("round-trip-time")
+                        .nick("Round-trip time")
+                        .blurb("Last measured PING/PONG round trip in microseconds, or -1")
+                        .minimum(-1)
+                        .default_value(-1)
+                        .read_only()
+                        .build(),
                 ]
             })
         }
@@ -98,6 +105,10 @@ pub mod imp {
                 "channel" => self.channel.get().to_value(),
                 "client" => self.client.upgrade().to_value(),
                 "connected" => self.connected.load(Ordering::SeqCst).to_value(),
+                "round-trip-time" => crate::connection::round_trip(&self.obj())
+                    .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+                    .unwrap_or(-1)
+                    .to_value(),
                 _ => unreachable!("GObject only reads registered properties"),
             }
         }
@@ -185,8 +196,9 @@ pub(crate) fn disconnect_on_own_thread(rcc: &ChannelClient) {
     for source in sources {
         source.destroy();
     }
-    if let Some(socket) = imp.socket.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        let _ = socket.shutdown(std::net::Shutdown::Both);
+    let io = imp.io.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(io) = io {
+        crate::connection::close(io);
     }
     channel.remove_client(rcc);
     rcc.notify("connected");
@@ -198,15 +210,9 @@ pub(crate) fn disconnect_on_own_thread(rcc: &ChannelClient) {
     }
 }
 
-// The link stage (SPICE protocol, a later issue) is the caller; tests use it now.
-#[cfg_attr(not(test), allow(dead_code))]
 /// Builds a channel client of subclass `T` on `channel`'s thread and links it
 /// both ways: RedChannel::clients and RedClient::channels.
-pub(crate) fn new_channel_client<T>(
-    channel: &Channel,
-    client: &Client,
-    socket: Option<socket2::Socket>,
-) -> T
+pub(crate) fn new_channel_client<T>(channel: &Channel, client: &Client) -> T
 where
     T: IsA<ChannelClient> + IsA<glib::Object> + glib::object::IsClass,
 {
@@ -218,7 +224,6 @@ where
     let base = rcc.upcast_ref::<ChannelClient>();
     let imp = base.imp();
     imp.connected.store(true, Ordering::SeqCst);
-    *imp.socket.lock().unwrap_or_else(|e| e.into_inner()) = socket;
     channel.add_client(base);
     client.add_channel_client(base);
     rcc

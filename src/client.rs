@@ -86,7 +86,6 @@ glib::wrapper! {
 
 impl Client {
     /// A client for session `id`; on the main thread.
-    #[cfg_attr(not(test), allow(dead_code))] // called by the link stage (protocol issue)
     pub(crate) fn new(
         id: u32,
         address: Option<&str>,
@@ -132,7 +131,6 @@ impl Client {
     }
 
     /// Adds to RedClient::channels (owning); from the channel's thread.
-    #[cfg_attr(not(test), allow(dead_code))] // called by the link stage (protocol issue)
     pub(crate) fn add_channel_client(&self, rcc: &ChannelClient) {
         if let Some(mcc) = rcc.downcast_ref::<MainChannelClient>() {
             self.imp().mcc.set(Some(mcc));

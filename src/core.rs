@@ -82,6 +82,16 @@ impl Core {
         source.attach(Some(&self.0.context))
     }
 
+    /// Adds a timer on this core and returns its source, to destroy it early.
+    pub fn timeout_add_source<F>(&self, interval: std::time::Duration, func: F) -> glib::Source
+    where
+        F: FnMut() -> glib::ControlFlow + Send + 'static,
+    {
+        let source = glib::timeout_source_new(interval, None, glib::Priority::DEFAULT, func);
+        source.attach(Some(&self.0.context));
+        source
+    }
+
     /// Adds a watch on file descriptor `fd` on this core. The caller keeps
     /// the descriptor open while the source lives.
     pub fn fd_watch<F>(

@@ -7,3 +7,189 @@ declare_channel_pair! {
     /// A client's cursor channel connection, in the worker thread.
     client CursorChannelClient = "RedCursorChannelClient", CursorChannelClient;
 }
+
+use std::sync::{Arc, Mutex};
+
+use crate::channel_client::ChannelClient;
+use crate::connection::{with_io, ChannelProtocol, Outbox};
+use crate::display::state::{CursorShape, CursorState, DisplayState};
+use crate::protocol::constants::{cursor_flags, cursor_type};
+use crate::protocol::cursor_messages::{
+    Cursor, CursorHeader, CursorHide, CursorInit, CursorMove, CursorSet,
+};
+use crate::protocol::{ClientMessage, Point16};
+use crate::worker::WorkerShared;
+
+/// The cursor channel's side of one client connection: it remembers what
+/// the client was told, to send only the difference.
+pub(crate) struct CursorProtocol {
+    state: Arc<Mutex<DisplayState>>,
+    sent: CursorState,
+    /// Shapes the client holds in its cursor cache (by unique id).
+    cached: Vec<u64>,
+}
+
+/// SPICE's ALPHA cursors carry straight alpha; the application's pixels
+/// are premultiplied (cairo's ARGB32).
+fn unpremultiply(shape: &CursorShape) -> Vec<u8> {
+    let mut out = Vec::with_capacity(shape.pixels.len() * 4);
+    for &p in &shape.pixels {
+        let a = p >> 24;
+        let channel = |shift: u32| {
+            let c = (p >> shift) & 0xff;
+            (c * 255 + a / 2).checked_div(a).unwrap_or(0).min(255)
+        };
+        let straight = (a << 24) | (channel(16) << 16) | (channel(8) << 8) | channel(0);
+        out.extend_from_slice(&straight.to_le_bytes());
+    }
+    out
+}
+
+fn position(state: &CursorState) -> Point16 {
+    let clamp = |v: i32| v.clamp(i16::MIN.into(), i16::MAX.into()) as i16;
+    Point16 {
+        x: clamp(state.x),
+        y: clamp(state.y),
+    }
+}
+
+impl CursorProtocol {
+    pub(crate) fn new(state: Arc<Mutex<DisplayState>>) -> Self {
+        CursorProtocol {
+            state,
+            sent: CursorState::default(),
+            cached: Vec::new(),
+        }
+    }
+
+    fn current(&self) -> CursorState {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cursor
+            .clone()
+    }
+
+    /// Sends what changed since the client was last told.
+    fn update(&mut self, out: &mut Outbox) -> Result<(), String> {
+        let now = self.current();
+        if now == self.sent {
+            return Ok(());
+        }
+        let new_shape = now.serial != self.sent.serial;
+        if !now.visible {
+            if self.sent.visible {
+                out.send(&CursorHide)?;
+            }
+        } else if new_shape || !self.sent.visible {
+            let data;
+            let cursor = match &now.shape {
+                Some(shape) => {
+                    let cached = self.cached.contains(&now.serial);
+                    data = if cached {
+                        Vec::new()
+                    } else {
+                        unpremultiply(shape)
+                    };
+                    if !cached {
+                        self.cached.push(now.serial);
+                    }
+                    Cursor::Shape {
+                        flags: if cached {
+                            cursor_flags::FROM_CACHE
+                        } else {
+                            cursor_flags::CACHE_ME
+                        },
+                        header: CursorHeader {
+                            unique: now.serial,
+                            cursor_type: cursor_type::ALPHA,
+                            width: shape.width as u16,
+                            height: shape.height as u16,
+                            hot_spot_x: shape.hot_x as u16,
+                            hot_spot_y: shape.hot_y as u16,
+                        },
+                        data: &data,
+                    }
+                }
+                None => Cursor::None,
+            };
+            out.send(&CursorSet {
+                position: position(&now),
+                visible: true,
+                cursor,
+            })?;
+        } else {
+            out.send(&CursorMove {
+                position: position(&now),
+            })?;
+        }
+        self.sent = now;
+        Ok(())
+    }
+}
+
+impl ChannelProtocol for CursorProtocol {
+    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
+        out.start_acks()?;
+        let now = self.current();
+        let data = now.shape.as_ref().map(unpremultiply).unwrap_or_default();
+        let cursor = match &now.shape {
+            Some(shape) => {
+                self.cached.push(now.serial);
+                Cursor::Shape {
+                    flags: cursor_flags::CACHE_ME,
+                    header: CursorHeader {
+                        unique: now.serial,
+                        cursor_type: cursor_type::ALPHA,
+                        width: shape.width as u16,
+                        height: shape.height as u16,
+                        hot_spot_x: shape.hot_x as u16,
+                        hot_spot_y: shape.hot_y as u16,
+                    },
+                    data: &data,
+                }
+            }
+            None => Cursor::None,
+        };
+        out.send(&CursorInit {
+            position: position(&now),
+            trail_length: 0,
+            trail_frequency: 0,
+            visible: now.visible && now.shape.is_some(),
+            cursor,
+        })?;
+        self.sent = now;
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        _rcc: &ChannelClient,
+        message: ClientMessage<'_>,
+        _out: &mut Outbox,
+    ) -> Result<(), String> {
+        Err(format!(
+            "unexpected message {} on the cursor channel",
+            message.msg_type()
+        ))
+    }
+
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Passes a cursor change to every cursor channel client; worker thread.
+pub(crate) fn forward(shared: &WorkerShared) {
+    use crate::channel::ChannelExt;
+    for rcc in shared.cursor_channel.clients() {
+        let result = with_io(&rcc, |io, _| match io.protocol_as::<CursorProtocol>() {
+            Some((p, out)) => p.update(out),
+            None => Ok(()),
+        });
+        if let Err(e) = result {
+            red_info!("cursor channel client: {e}: disconnecting");
+            crate::channel_client::disconnect_on_own_thread(&rcc);
+        }
+    }
+}

@@ -7,3 +7,302 @@ declare_channel_pair! {
     /// A client's display channel connection, in the worker thread.
     client DisplayChannelClient = "RedDisplayChannelClient", DisplayChannelClient;
 }
+
+use std::sync::{Arc, Mutex};
+
+use glib::prelude::*;
+
+use crate::channel::ChannelExt as _;
+use crate::channel_client::{new_channel_client, ChannelClient};
+use crate::connection::{attach, with_io, ChannelProtocol, Outbox};
+use crate::cursor_channel::CursorChannelClient;
+use crate::display::region::Region;
+use crate::display::state::{DisplayState, Effect};
+use crate::display::surface::Rect;
+use crate::enums::ImageCompression;
+use crate::protocol::constants::{
+    bitmap_flags, bitmap_fmt, cap, channel, ropd, surface_flags, surface_fmt,
+};
+use crate::protocol::display_messages::{
+    Brush, CopyBits, DrawCopy, DrawFill, Mark, MonitorsConfig, SurfaceCreate, SurfaceDestroy,
+};
+use crate::protocol::image::lz4_image_payload;
+use crate::protocol::{
+    Caps, ClientMessage, Clip, DisplayBase, DisplayClientMessage, Head, Image, ImageData, Point,
+};
+use crate::worker::{LinkedChannel, WorkerShared};
+
+/// Largest area one DRAW_COPY carries, in pixels: big updates go out in
+/// bands, so flow control and other clients get a turn.
+const MAX_DRAW_PIXELS: u32 = 256 * 256;
+
+/// The display channel's side of one client connection.
+pub(crate) struct DisplayProtocol {
+    state: Arc<Mutex<DisplayState>>,
+    /// What the client has not seen yet: absorbs new damage under
+    /// back-pressure instead of queueing messages.
+    pending: Region,
+    /// The surface size the client has.
+    surface: Option<(u32, u32)>,
+    /// A MARK is due once the first full image is out.
+    mark_due: bool,
+    lz4: bool,
+    monitors_config: bool,
+}
+
+impl DisplayProtocol {
+    fn new(
+        state: Arc<Mutex<DisplayState>>,
+        channel_caps: &Caps,
+        compression: ImageCompression,
+    ) -> Self {
+        DisplayProtocol {
+            state,
+            pending: Region::new(),
+            surface: None,
+            mark_due: false,
+            lz4: compression != ImageCompression::Off
+                && channel_caps.has(cap::display::LZ4_COMPRESSION),
+            monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
+        }
+    }
+
+    /// (Re)creates the primary surface on the client and schedules a full
+    /// image and a MARK.
+    fn create_surface(&mut self, width: u32, height: u32, out: &mut Outbox) -> Result<(), String> {
+        if self.surface.is_some() {
+            out.send(&SurfaceDestroy { surface_id: 0 })?;
+        }
+        out.send(&SurfaceCreate {
+            surface_id: 0,
+            width,
+            height,
+            format: surface_fmt::FMT_32_XRGB,
+            flags: surface_flags::PRIMARY,
+        })?;
+        if self.monitors_config {
+            out.send(&MonitorsConfig {
+                max_allowed: 1,
+                heads: &[Head {
+                    monitor_id: 0,
+                    surface_id: 0,
+                    width,
+                    height,
+                    x: 0,
+                    y: 0,
+                    flags: 0,
+                }],
+            })?;
+        }
+        self.surface = Some((width, height));
+        self.pending.clear();
+        self.pending.add(Rect::new(0, 0, width, height));
+        self.mark_due = true;
+        Ok(())
+    }
+
+    /// Passes a change of the display on to this client.
+    fn apply(&mut self, effect: &Effect, out: &mut Outbox) -> Result<(), String> {
+        match *effect {
+            Effect::Damage(rect) => self.pending.add(rect),
+            Effect::CopyBits { src_x, src_y, dest } => {
+                let src = Rect::new(src_x, src_y, dest.width, dest.height);
+                // The client's copy of the source must be current, and the
+                // message must not queue without bound.
+                if self.mark_due || self.pending.intersects(src) || !out.has_room() {
+                    self.pending.add(dest);
+                } else {
+                    out.send(&CopyBits {
+                        base: base(dest),
+                        src_pos: Point { x: src_x, y: src_y },
+                    })?;
+                }
+            }
+            Effect::Resized { width, height } => self.create_surface(width, height, out)?,
+            Effect::Cursor | Effect::None => {}
+        }
+        Ok(())
+    }
+
+    /// Sends one band of the pending region; false when nothing is pending.
+    fn send_next(&mut self, out: &mut Outbox) -> Result<bool, String> {
+        let Some(first) = self.pending.rects().into_iter().next() else {
+            return Ok(false);
+        };
+        let rows = (MAX_DRAW_PIXELS / first.width.max(1)).clamp(1, first.height);
+        let rect = Rect::new(first.x, first.y, first.width, rows);
+        self.pending.subtract(rect);
+        let pixels = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.surface.read(rect)
+        };
+        let Some(pixels) = pixels else {
+            // Outside the surface (a resize raced it): nothing to send.
+            return Ok(true);
+        };
+        if let Some(color) = solid_color(&pixels) {
+            out.send(&DrawFill {
+                base: base(rect),
+                brush: Brush::Solid(color),
+                rop_descriptor: ropd::OP_PUT,
+            })?;
+            return Ok(true);
+        }
+        let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
+        let lz4_payload;
+        let data = if self.lz4 {
+            let block = lz4_flex::block::compress(&bytes);
+            lz4_payload =
+                lz4_image_payload(true, bitmap_fmt::BIT32, &[&block]).map_err(|e| e.to_string())?;
+            ImageData::Lz4(&lz4_payload)
+        } else {
+            ImageData::Bitmap {
+                format: bitmap_fmt::BIT32,
+                flags: bitmap_flags::TOP_DOWN,
+                stride: rect.width * 4,
+                pixels: &bytes,
+            }
+        };
+        out.send(&DrawCopy {
+            base: base(rect),
+            image: Image {
+                id: 0,
+                flags: 0,
+                width: rect.width,
+                height: rect.height,
+                data,
+            },
+            src_area: crate::protocol::Rect::from_xywh(0, 0, rect.width as i32, rect.height as i32),
+            rop_descriptor: ropd::OP_PUT,
+            scale_mode: 0,
+        })?;
+        Ok(true)
+    }
+}
+
+/// A draw's base: surface 0, the box, no clip.
+fn base(rect: Rect) -> DisplayBase<'static> {
+    DisplayBase {
+        surface_id: 0,
+        bbox: crate::protocol::Rect::from_xywh(
+            rect.x,
+            rect.y,
+            rect.width as i32,
+            rect.height as i32,
+        ),
+        clip: Clip::None,
+    }
+}
+
+/// The colour of a block of one colour.
+fn solid_color(pixels: &[u32]) -> Option<u32> {
+    let first = *pixels.first()?;
+    pixels
+        .iter()
+        .all(|p| (p ^ first) & 0x00ff_ffff == 0)
+        .then_some(first & 0x00ff_ffff)
+}
+
+impl ChannelProtocol for DisplayProtocol {
+    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
+        out.start_acks()?;
+        let (width, height) = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            (state.surface.width(), state.surface.height())
+        };
+        self.create_surface(width, height, out)
+    }
+
+    fn handle(
+        &mut self,
+        _rcc: &ChannelClient,
+        message: ClientMessage<'_>,
+        _out: &mut Outbox,
+    ) -> Result<(), String> {
+        match message {
+            ClientMessage::Display(DisplayClientMessage::PreferredCompression {
+                image_compression,
+            }) => {
+                // OFF keeps bitmaps; anything else may use LZ4 if offered.
+                if image_compression == crate::protocol::constants::image_compression::OFF {
+                    self.lz4 = false;
+                }
+                Ok(())
+            }
+            // DISPLAY_INIT (cache sizes), stream reports, GL acks: nothing
+            // to do without caches, streams or GL.
+            ClientMessage::Display(_) => Ok(()),
+            other => Err(format!(
+                "unexpected message {} on the display channel",
+                other.msg_type()
+            )),
+        }
+    }
+
+    fn refill(&mut self, _rcc: &ChannelClient, out: &mut Outbox) {
+        while out.has_room() {
+            match self.send_next(out) {
+                Ok(true) => {}
+                Ok(false) => {
+                    if self.mark_due {
+                        self.mark_due = false;
+                        let _ = out.send(&Mark);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    red_warning!("display channel: cannot encode an update: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Passes a change of the display to every client of its channels; on the
+/// worker thread.
+pub(crate) fn forward(shared: &WorkerShared, effect: &Effect) {
+    match effect {
+        Effect::None => {}
+        Effect::Cursor => crate::cursor_channel::forward(shared),
+        _ => {
+            for rcc in shared.display_channel.clients() {
+                let result = with_io(&rcc, |io, _| match io.protocol_as::<DisplayProtocol>() {
+                    Some((p, out)) => p.apply(effect, out),
+                    None => Ok(()),
+                });
+                if let Err(e) = result {
+                    red_info!("display channel client: {e}: disconnecting");
+                    crate::channel_client::disconnect_on_own_thread(&rcc);
+                }
+            }
+        }
+    }
+}
+
+/// Sets up a linked display or cursor connection; on the worker thread.
+pub(crate) fn connect(shared: &WorkerShared, linked: LinkedChannel) {
+    let LinkedChannel {
+        channel_type,
+        client,
+        socket,
+        common_caps,
+        channel_caps,
+        image_compression,
+    } = linked;
+    if channel_type == channel::DISPLAY {
+        let rcc: DisplayChannelClient =
+            new_channel_client(shared.display_channel.upcast_ref(), &client);
+        let protocol = DisplayProtocol::new(shared.state.clone(), &channel_caps, image_compression);
+        attach(rcc.upcast_ref(), socket, &common_caps, Box::new(protocol));
+    } else {
+        let rcc: CursorChannelClient =
+            new_channel_client(shared.cursor_channel.upcast_ref(), &client);
+        let protocol = crate::cursor_channel::CursorProtocol::new(shared.state.clone());
+        attach(rcc.upcast_ref(), socket, &common_caps, Box::new(protocol));
+    }
+}

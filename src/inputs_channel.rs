@@ -6,3 +6,188 @@ declare_channel_pair! {
     /// A client's inputs channel connection.
     client InputsChannelClient = "RedInputsChannelClient", InputsChannelClient;
 }
+
+use crate::channel_client::ChannelClient;
+use crate::connection::{ChannelProtocol, Outbox};
+use crate::dispatcher::Dispatcher;
+use crate::protocol::constants::SPICE_INPUT_MOTION_ACK_BUNCH;
+use crate::protocol::inputs_messages::{scancode_bytes, InputsInit, MouseMotionAck};
+use crate::protocol::{ClientMessage, InputsClientMessage};
+use crate::server::MainMessage;
+
+/// An input event, emitted as a `RedServer` signal on the main thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputEvent {
+    /// Set-1 scancode; extended keys as 0xe0XX.
+    Key {
+        scancode: u32,
+        pressed: bool,
+    },
+    Modifiers(u32),
+    Motion {
+        dx: i32,
+        dy: i32,
+        buttons: u32,
+    },
+    Position {
+        display_id: u32,
+        x: i32,
+        y: i32,
+        buttons: u32,
+    },
+    Button {
+        button: u32,
+        pressed: bool,
+        buttons: u32,
+    },
+}
+
+/// Turns scancode bytes (E0 prefixes, release bits) into key events.
+pub fn key_events(bytes: impl IntoIterator<Item = u8>) -> Vec<(u32, bool)> {
+    let mut events = Vec::new();
+    let mut extended = false;
+    for b in bytes {
+        if b == 0xe0 {
+            extended = true;
+            continue;
+        }
+        let code = u32::from(b & 0x7f) | if extended { 0xe000 } else { 0 };
+        events.push((code, b & 0x80 == 0));
+        extended = false;
+    }
+    events
+}
+
+/// The inputs channel's side of one client connection (main thread).
+/// Events go through the main dispatcher, so they reach the application
+/// in order and outside the connection's lock.
+pub(crate) struct InputsProtocol {
+    dispatcher: Dispatcher<MainMessage>,
+    motions: u32,
+}
+
+impl InputsProtocol {
+    pub(crate) fn new(dispatcher: Dispatcher<MainMessage>) -> Self {
+        InputsProtocol {
+            dispatcher,
+            motions: 0,
+        }
+    }
+
+    fn emit(&self, event: InputEvent) {
+        self.dispatcher.send(MainMessage::Input(event));
+    }
+
+    fn motion(&mut self, out: &mut Outbox) -> Result<(), String> {
+        self.motions += 1;
+        if self.motions.is_multiple_of(SPICE_INPUT_MOTION_ACK_BUNCH) {
+            out.send(&MouseMotionAck)?;
+        }
+        Ok(())
+    }
+}
+
+impl ChannelProtocol for InputsProtocol {
+    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
+        out.send(&InputsInit {
+            keyboard_modifiers: 0,
+        })
+    }
+
+    fn handle(
+        &mut self,
+        _rcc: &ChannelClient,
+        message: ClientMessage<'_>,
+        out: &mut Outbox,
+    ) -> Result<(), String> {
+        let ClientMessage::Inputs(message) = message else {
+            return Err(format!(
+                "unexpected message {} on the inputs channel",
+                message.msg_type()
+            ));
+        };
+        match message {
+            InputsClientMessage::KeyDown { code } | InputsClientMessage::KeyUp { code } => {
+                let down = matches!(message, InputsClientMessage::KeyDown { .. });
+                for (scancode, _) in key_events(scancode_bytes(code)) {
+                    self.emit(InputEvent::Key {
+                        scancode,
+                        pressed: down,
+                    });
+                }
+            }
+            InputsClientMessage::KeyScancode(bytes) => {
+                for (scancode, pressed) in key_events(bytes.iter().copied()) {
+                    self.emit(InputEvent::Key { scancode, pressed });
+                }
+            }
+            InputsClientMessage::KeyModifiers { modifiers } => {
+                self.emit(InputEvent::Modifiers(u32::from(modifiers)))
+            }
+            InputsClientMessage::MouseMotion {
+                dx,
+                dy,
+                buttons_state,
+            } => {
+                self.emit(InputEvent::Motion {
+                    dx,
+                    dy,
+                    buttons: u32::from(buttons_state),
+                });
+                self.motion(out)?;
+            }
+            InputsClientMessage::MousePosition {
+                x,
+                y,
+                buttons_state,
+                display_id,
+            } => {
+                self.emit(InputEvent::Position {
+                    display_id: u32::from(display_id),
+                    x: x.min(i32::MAX as u32) as i32,
+                    y: y.min(i32::MAX as u32) as i32,
+                    buttons: u32::from(buttons_state),
+                });
+                self.motion(out)?;
+            }
+            InputsClientMessage::MousePress {
+                button,
+                buttons_state,
+            } => self.emit(InputEvent::Button {
+                button: u32::from(button),
+                pressed: true,
+                buttons: u32::from(buttons_state),
+            }),
+            InputsClientMessage::MouseRelease {
+                button,
+                buttons_state,
+            } => self.emit(InputEvent::Button {
+                button: u32::from(button),
+                pressed: false,
+                buttons: u32::from(buttons_state),
+            }),
+        }
+        Ok(())
+    }
+
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_events;
+
+    #[test]
+    fn extended_keys_and_release_bits() {
+        assert_eq!(key_events([0x1e]), vec![(0x1e, true)]);
+        assert_eq!(key_events([0x9e]), vec![(0x1e, false)]);
+        assert_eq!(key_events([0xe0, 0x1d]), vec![(0xe01d, true)]);
+        assert_eq!(key_events([0xe0, 0x9d]), vec![(0xe01d, false)]);
+        assert_eq!(
+            key_events([0xe0, 0x48, 0xe0, 0xc8]),
+            vec![(0xe048, true), (0xe048, false)]
+        );
+    }
+}

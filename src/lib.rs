@@ -14,6 +14,7 @@ pub mod capi;
 pub mod channel;
 pub mod channel_client;
 pub mod client;
+pub mod connection;
 pub mod core;
 pub mod cursor_channel;
 pub mod dispatcher;
@@ -23,11 +24,13 @@ pub mod enums;
 pub mod error;
 pub mod i18n;
 pub mod inputs_channel;
+pub mod link;
 pub mod live_objects;
 pub mod main_channel;
 pub mod protocol;
 pub mod server;
 mod sys;
+pub mod ticket;
 pub mod worker;
 
 #[cfg(test)]

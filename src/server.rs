@@ -37,13 +37,14 @@ pub enum MainMessage {
     /// The seed's red_client_disconnect: disconnect everything of the
     /// client, destroy it, emit `client-disconnected`.
     DestroyClient(Client),
+    /// An input event from the inputs channel, to emit as a signal.
+    Input(crate::inputs_channel::InputEvent),
 }
 
 /// The default address the server listens on.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1";
 
 /// A ticket (password) and when it stops being valid.
-#[cfg_attr(not(test), allow(dead_code))] // read by the link stage (protocol issue)
 #[derive(Default, Clone)]
 pub(crate) struct Ticket {
     pub password: Option<String>,
@@ -97,6 +98,9 @@ pub mod imp {
         pub(crate) displays: Mutex<Vec<Display>>,
         pub(crate) clients: Mutex<Vec<Client>>,
         pub(super) listener: Mutex<Option<Listener>>,
+        pub(crate) ticket_key: OnceLock<crate::ticket::TicketKey>,
+        pub(crate) pending_links: std::sync::atomic::AtomicUsize,
+        pub(crate) mouse_mode: std::sync::atomic::AtomicU32,
         _live: Live<Server>,
     }
 
@@ -122,6 +126,9 @@ pub mod imp {
                 displays: Mutex::default(),
                 clients: Mutex::default(),
                 listener: Mutex::default(),
+                ticket_key: OnceLock::new(),
+                pending_links: Default::default(),
+                mouse_mode: std::sync::atomic::AtomicU32::new(1),
                 _live: Live::default(),
             }
         }
@@ -518,6 +525,11 @@ impl Server {
         if self.imp().tls_port.load(Ordering::SeqCst) >= 0 {
             return Err(RedError::InvalidArgument.error(gettext("TLS is not supported yet")));
         }
+        if self.imp().ticket_key.get().is_none() {
+            let key = crate::ticket::TicketKey::generate()
+                .map_err(|e| RedError::Failed.error(format!("RSA: {e}")))?;
+            let _ = self.imp().ticket_key.set(key);
+        }
         let address = lock(&self.imp().address).clone();
         let ip: std::net::IpAddr = address.parse().map_err(|_| {
             RedError::InvalidArgument.error(gettext("The address is not an IP address"))
@@ -560,6 +572,11 @@ impl Server {
                     return glib::ControlFlow::Break;
                 };
                 while let Ok((connection, _)) = listening.accept() {
+                    // Accepted sockets do not inherit O_NONBLOCK.
+                    if connection.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let _ = connection.set_tcp_nodelay(true);
                     server.handle_connection(connection);
                 }
                 glib::ControlFlow::Continue
@@ -641,7 +658,6 @@ impl Server {
     }
 
     /// Whether `attempt` is the current, unexpired ticket.
-    #[allow(dead_code)] // called by the link stage (protocol issue)
     pub(crate) fn ticket_accepts(&self, attempt: &[u8]) -> bool {
         lock(&self.imp().ticket).accepts(attempt, Instant::now())
     }
@@ -675,13 +691,168 @@ impl Server {
             .and_then(|a| a.as_socket())
             .map(|a| a.to_string())
             .unwrap_or_else(|| "local".to_string());
-        // The SPICE link protocol is not implemented yet: refuse cleanly.
-        red_info!("connection from {peer} closed: the SPICE link stage is not implemented yet");
-        let _ = socket.shutdown(std::net::Shutdown::Both);
+        red_debug!("connection from {peer}");
+        crate::link::start(self, socket, peer);
+    }
+
+    pub(crate) fn pending_links(&self) -> usize {
+        self.imp().pending_links.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn link_started(&self) {
+        self.imp().pending_links.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn link_finished(&self) {
+        self.imp().pending_links.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The RSA key of the link stage (made by `start()`, or here for
+    /// connections handed over before it).
+    pub(crate) fn ticket_key(&self) -> &crate::ticket::TicketKey {
+        self.imp().ticket_key.get_or_init(|| {
+            crate::ticket::TicketKey::generate().unwrap_or_else(|e| panic!("RSA key: {e}"))
+        })
+    }
+
+    /// The current mouse mode (SPICE's values: 1 server, 2 client).
+    pub(crate) fn mouse_mode(&self) -> u16 {
+        self.imp().mouse_mode.load(Ordering::SeqCst) as u16
+    }
+
+    pub(crate) fn set_mouse_mode(&self, mode: u16) {
+        self.imp()
+            .mouse_mode
+            .store(u32::from(mode), Ordering::SeqCst);
+    }
+
+    /// Whether a channel of that type and id exists.
+    pub(crate) fn has_channel(&self, channel_type: u8, id: u8) -> bool {
+        use crate::protocol::constants::channel;
+        match channel_type {
+            channel::MAIN | channel::INPUTS => id == 0,
+            channel::DISPLAY | channel::CURSOR => {
+                self.displays().iter().any(|d| d.id() == u32::from(id))
+            }
+            _ => false,
+        }
+    }
+
+    fn client_by_id(&self, id: u32) -> Option<Client> {
+        self.clients().into_iter().find(|c| c.id() == id)
+    }
+
+    /// Decides a link once the ticket is in: SPICE's link error code.
+    pub(crate) fn check_link(&self, mess: &crate::protocol::LinkMess, ciphertext: &[u8]) -> u32 {
+        use crate::protocol::constants::{channel, link_err};
+        let plaintext = self.ticket_key().decrypt(ciphertext);
+        let accepted = match *lock(&self.imp().auth) {
+            // spice-server with ticketing off accepts any ticket too.
+            AuthMode::None => true,
+            AuthMode::Ticket => plaintext
+                .as_deref()
+                .map(crate::protocol::link::ticket_password)
+                .is_some_and(|attempt| self.ticket_accepts(attempt)),
+            AuthMode::Sasl => false,
+        };
+        if !accepted {
+            return link_err::PERMISSION_DENIED;
+        }
+        if mess.channel_type == channel::MAIN {
+            let max = self.imp().max_clients.load(Ordering::SeqCst) as usize;
+            if max > 0 && self.clients().len() >= max {
+                return link_err::ERROR;
+            }
+            return link_err::OK;
+        }
+        match self.client_by_id(mess.connection_id) {
+            Some(_) => link_err::OK,
+            None => link_err::BAD_CONNECTION_ID,
+        }
+    }
+
+    /// A connection passed the link stage: give it to its channel.
+    pub(crate) fn link_done(&self, linked: crate::link::Linked) {
+        use crate::protocol::constants::channel;
+        use glib::subclass::prelude::ObjectSubclassIsExt as _;
+        let crate::link::Linked { mess, socket, peer } = linked;
+        match mess.channel_type {
+            channel::MAIN => {
+                let id = self.new_session_id();
+                let client = Client::new(id, Some(&peer), self.main_core(), self.main_dispatcher());
+                let mcc: MainChannelClient = crate::channel_client::new_channel_client(
+                    self.main_channel().upcast_ref(),
+                    &client,
+                );
+                self.add_client(&client);
+                let protocol =
+                    crate::main_channel::MainProtocol::new(self, id, mess.channel_caps.clone());
+                crate::connection::attach(
+                    mcc.upcast_ref(),
+                    socket,
+                    &mess.common_caps,
+                    Box::new(protocol),
+                );
+            }
+            channel::INPUTS => {
+                let Some(client) = self.client_by_id(mess.connection_id) else {
+                    return;
+                };
+                let icc: crate::InputsChannelClient = crate::channel_client::new_channel_client(
+                    self.inputs_channel().upcast_ref(),
+                    &client,
+                );
+                let protocol =
+                    crate::inputs_channel::InputsProtocol::new(self.main_dispatcher().clone());
+                crate::connection::attach(
+                    icc.upcast_ref(),
+                    socket,
+                    &mess.common_caps,
+                    Box::new(protocol),
+                );
+            }
+            channel::DISPLAY | channel::CURSOR => {
+                let Some(client) = self.client_by_id(mess.connection_id) else {
+                    return;
+                };
+                let Some(display) = self
+                    .displays()
+                    .into_iter()
+                    .find(|d| d.id() == u32::from(mess.channel_id))
+                else {
+                    return;
+                };
+                let Some(worker) = display.worker() else {
+                    return;
+                };
+                let image_compression = *lock(&self.imp().image_compression);
+                worker.dispatch(
+                    crate::worker::WorkerMessage::Connect(Box::new(crate::worker::LinkedChannel {
+                        channel_type: mess.channel_type,
+                        client,
+                        socket,
+                        common_caps: mess.common_caps,
+                        channel_caps: mess.channel_caps,
+                        image_compression,
+                    })),
+                    false,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// An unguessable, unused, non-zero session (connection) id.
+    fn new_session_id(&self) -> u32 {
+        loop {
+            let id: u32 = rand::random();
+            if id != 0 && self.client_by_id(id).is_none() {
+                return id;
+            }
+        }
     }
 
     /// Registers a linked client and emits `client-connected`.
-    #[allow(dead_code)]
     pub(crate) fn add_client(&self, client: &Client) {
         lock(&self.imp().clients).push(client.clone());
         self.emit_by_name::<()>("client-connected", &[client]);
@@ -703,6 +874,32 @@ impl Server {
         }
     }
 
+    fn emit_input(&self, event: crate::inputs_channel::InputEvent) {
+        use crate::inputs_channel::InputEvent;
+        match event {
+            InputEvent::Key { scancode, pressed } => {
+                self.emit_by_name::<()>("key-event", &[&scancode, &pressed])
+            }
+            InputEvent::Modifiers(modifiers) => {
+                self.emit_by_name::<()>("key-modifiers", &[&modifiers])
+            }
+            InputEvent::Motion { dx, dy, buttons } => {
+                self.emit_by_name::<()>("pointer-motion", &[&dx, &dy, &buttons])
+            }
+            InputEvent::Position {
+                display_id,
+                x,
+                y,
+                buttons,
+            } => self.emit_by_name::<()>("pointer-position", &[&display_id, &x, &y, &buttons]),
+            InputEvent::Button {
+                button,
+                pressed,
+                buttons,
+            } => self.emit_by_name::<()>("button-event", &[&button, &pressed, &buttons]),
+        }
+    }
+
     fn handle_main_message(&self, message: MainMessage) {
         match message {
             MainMessage::ChannelClientLeft {
@@ -721,6 +918,7 @@ impl Server {
             }
             MainMessage::DisconnectChannelClient(rcc) => disconnect_on_own_thread(&rcc),
             MainMessage::DestroyClient(client) => self.destroy_client(&client),
+            MainMessage::Input(event) => self.emit_input(event),
         }
     }
 }

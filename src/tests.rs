@@ -51,10 +51,9 @@ fn connect_client(server: &Server, display: &Display) -> Connected {
         server.main_core(),
         server.main_dispatcher(),
     );
-    let mcc: MainChannelClient =
-        new_channel_client(server.main_channel().upcast_ref(), &client, None);
+    let mcc: MainChannelClient = new_channel_client(server.main_channel().upcast_ref(), &client);
     let icc: InputsChannelClient =
-        new_channel_client(server.inputs_channel().upcast_ref(), &client, None);
+        new_channel_client(server.inputs_channel().upcast_ref(), &client);
     let (tx, rx) = std::sync::mpsc::channel();
     let (dch, cch, c) = (
         display.display_channel().unwrap().clone(),
@@ -63,8 +62,8 @@ fn connect_client(server: &Server, display: &Display) -> Connected {
     );
     display.worker().unwrap().dispatch(
         WorkerMessage::Run(Box::new(move || {
-            let dcc: DisplayChannelClient = new_channel_client(dch.upcast_ref(), &c, None);
-            let ccc: CursorChannelClient = new_channel_client(cch.upcast_ref(), &c, None);
+            let dcc: DisplayChannelClient = new_channel_client(dch.upcast_ref(), &c);
+            let ccc: CursorChannelClient = new_channel_client(cch.upcast_ref(), &c);
             let _ = tx.send((dcc.upcast::<ChannelClient>(), ccc.upcast::<ChannelClient>()));
         })),
         true,

@@ -5,42 +5,65 @@
 //! which will forward to DisplayChannel/CursorChannel." Here `RedDisplay`
 //! plays the QXL's part and the worker dispatcher carries its requests.
 //!
-//! The worker's drawing state lives on its thread while it runs; when the
-//! thread is stopped (`red_server_stop()`) the state is handed back and kept
-//! parked here, and requests are applied to it directly until the thread
-//! runs again, so drawing never depends on whether clients can connect.
+//! The display's state is used on the worker thread while it runs; while it
+//! is stopped (`red_server_stop()`) requests are applied on the main thread,
+//! so drawing never depends on whether clients can connect.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use glib::prelude::*;
 use glib::subclass::prelude::*;
 
 use crate::channel_client::{disconnect_on_own_thread, ChannelClient};
+use crate::client::Client;
 use crate::core::Core;
+use crate::cursor_channel::CursorChannel;
 use crate::dispatcher::Dispatcher;
-use crate::display::state::DisplayState;
+use crate::display::state::{DisplayRequest, DisplayState};
+use crate::display_channel::DisplayChannel;
 use crate::live_objects::{Counted, CountedClass, Live};
+use crate::protocol::Caps;
 
 /// Requests from the main thread to a worker.
 pub enum WorkerMessage {
-    /// Drawing and cursor requests of the display, forwarded to its state.
-    Display(crate::display::state::DisplayRequest),
+    /// Drawing and cursor requests of the display, forwarded to its
+    /// display and cursor channel.
+    Display(DisplayRequest),
+    /// A linked display or cursor channel connection to set up here.
+    Connect(Box<LinkedChannel>),
     /// Disconnect a channel client of this worker's channels.
     DisconnectChannelClient(ChannelClient),
-    /// Leave the loop; the thread hands its state back.
+    /// Leave the loop.
     Quit,
     /// Run a closure on the worker thread (tests only).
     #[cfg(test)]
     Run(Box<dyn FnOnce() + Send>),
 }
 
-/// What a running worker thread is made of.
+/// A connection that passed the link stage, for a channel of this worker.
+pub struct LinkedChannel {
+    pub channel_type: u8,
+    pub client: Client,
+    pub socket: socket2::Socket,
+    pub common_caps: Caps,
+    pub channel_caps: Caps,
+    pub image_compression: crate::enums::ImageCompression,
+}
+
+/// What the worker thread and the channel code share.
+#[derive(Clone)]
+pub(crate) struct WorkerShared {
+    pub state: Arc<Mutex<DisplayState>>,
+    pub display_channel: DisplayChannel,
+    pub cursor_channel: CursorChannel,
+}
+
 struct Running {
     dispatcher: Dispatcher<WorkerMessage>,
-    thread: JoinHandle<DisplayState>,
+    thread: JoinHandle<()>,
 }
 
 pub mod imp {
@@ -51,8 +74,8 @@ pub mod imp {
         pub(crate) display_id: AtomicU32,
         pub(crate) core: OnceLock<Core>,
         pub(crate) main_core: OnceLock<Core>,
+        pub(crate) shared: OnceLock<WorkerShared>,
         pub(super) running: Mutex<Option<Running>>,
-        pub(super) parked: Mutex<Option<DisplayState>>,
         _live: Live<Worker>,
     }
 
@@ -123,21 +146,23 @@ glib::wrapper! {
 }
 
 impl Worker {
-    /// A stopped worker for display `display_id`, its state parked; on the
-    /// main thread.
-    pub(crate) fn new(display_id: u32, state: DisplayState, main_core: &Core) -> Worker {
+    /// A stopped worker for display `display_id`; on the main thread.
+    pub(crate) fn new(display_id: u32, main_core: &Core) -> Worker {
         let worker: Worker = glib::Object::new();
         let imp = worker.imp();
         imp.display_id.store(display_id, Ordering::SeqCst);
-        let context = glib::MainContext::new();
         let _ = imp.core.set(Core::new(
             &format!("RedWorker {display_id}"),
-            context,
+            glib::MainContext::new(),
             main_core.thread_id(),
         ));
         let _ = imp.main_core.set(main_core.clone());
-        *imp.parked.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
         worker
+    }
+
+    /// Gives the worker the state and channels it runs (once).
+    pub(crate) fn set_shared(&self, shared: WorkerShared) {
+        let _ = self.imp().shared.set(shared);
     }
 
     /// The worker's core: its context and thread.
@@ -160,20 +185,20 @@ impl Worker {
     /// Starts the thread if it is not running; waits until its loop runs.
     pub(crate) fn start(&self) -> Result<(), glib::Error> {
         let imp = self.imp();
+        let Some(shared) = imp.shared.get().cloned() else {
+            return Ok(());
+        };
         let mut running = imp.running.lock().unwrap_or_else(|e| e.into_inner());
         if running.is_some() {
             return Ok(());
         }
-        let Some(state) = imp.parked.lock().unwrap_or_else(|e| e.into_inner()).take() else {
-            return Ok(());
-        };
         let core = self.core().clone();
         let (dispatcher, receiver) = Dispatcher::new("worker", core.context());
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread_core = core.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("red-worker-{}", self.display_id()))
-            .spawn(move || worker_thread(thread_core, receiver, state, ready_tx));
+            .spawn(move || worker_thread(thread_core, receiver, shared, ready_tx));
         let thread = match spawned {
             Ok(thread) => thread,
             Err(e) => {
@@ -192,20 +217,19 @@ impl Worker {
         Ok(())
     }
 
-    /// Stops and joins the thread, parking its state; no-op when stopped.
+    /// Stops and joins the thread; no-op when stopped.
     pub(crate) fn stop(&self) {
         let imp = self.imp();
-        let Some(running) = imp.running.lock().unwrap_or_else(|e| e.into_inner()).take() else {
-            return;
-        };
-        if self.core().is_current_thread() {
+        if self.core().is_current_thread() && self.is_running() {
             red_critical!("RedWorker {} asked to join itself", self.display_id());
             return;
         }
+        let Some(running) = imp.running.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
         running.dispatcher.send(WorkerMessage::Quit);
-        match running.thread.join() {
-            Ok(state) => *imp.parked.lock().unwrap_or_else(|e| e.into_inner()) = Some(state),
-            Err(_) => red_critical!("RedWorker {} thread panicked", self.display_id()),
+        if running.thread.join().is_err() {
+            red_critical!("RedWorker {} thread panicked", self.display_id());
         }
         if let Some(main_core) = imp.main_core.get() {
             self.core().set_thread_id(main_core.thread_id());
@@ -214,8 +238,8 @@ impl Worker {
         self.notify("thread-id");
     }
 
-    /// Sends `message` to the worker thread, or applies it to the parked
-    /// state when the thread is stopped. `wait` waits for the handler.
+    /// Sends `message` to the worker thread, or handles it here when the
+    /// thread is stopped. `wait` waits for the handler.
     pub(crate) fn dispatch(&self, message: WorkerMessage, wait: bool) {
         let dispatcher = self
             .imp()
@@ -232,19 +256,26 @@ impl Worker {
                 d.send(message);
             }
             None => {
-                let mut parked = self.imp().parked.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(state) = parked.as_mut() {
-                    let _ = handle(state, message);
+                if let Some(shared) = self.imp().shared.get() {
+                    let _ = handle(shared, message);
                 }
             }
         }
     }
 }
 
-/// Handles one request on the worker thread (or on the parked state).
-fn handle(state: &mut DisplayState, message: WorkerMessage) -> ControlFlow<()> {
+/// Handles one request on the worker thread (or, stopped, the main one).
+fn handle(shared: &WorkerShared, message: WorkerMessage) -> ControlFlow<()> {
     match message {
-        WorkerMessage::Display(request) => state.handle(request),
+        WorkerMessage::Display(request) => {
+            let effect = shared
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .handle(request);
+            crate::display_channel::forward(shared, &effect);
+        }
+        WorkerMessage::Connect(linked) => crate::display_channel::connect(shared, *linked),
         WorkerMessage::DisconnectChannelClient(rcc) => disconnect_on_own_thread(&rcc),
         WorkerMessage::Quit => return ControlFlow::Break(()),
         #[cfg(test)]
@@ -256,31 +287,20 @@ fn handle(state: &mut DisplayState, message: WorkerMessage) -> ControlFlow<()> {
 fn worker_thread(
     core: Core,
     receiver: crate::dispatcher::DispatcherReceiver<WorkerMessage>,
-    state: DisplayState,
+    shared: WorkerShared,
     ready: std::sync::mpsc::SyncSender<()>,
-) -> DisplayState {
+) {
     let context = core.context().clone();
-    let guard = match context.acquire() {
-        Ok(guard) => guard,
-        Err(_) => {
-            red_critical!("{}: its context is owned by another thread", core.name());
-            let _ = ready.send(());
-            return state;
-        }
+    let Ok(guard) = context.acquire() else {
+        red_critical!("{}: its context is owned by another thread", core.name());
+        let _ = ready.send(());
+        return;
     };
     core.set_thread_id(crate::sys::current_thread_id());
     let main_loop = glib::MainLoop::new(Some(&context), false);
-    // The state lives in the handler while the loop runs and comes back out
-    // through this cell when the loop ends.
-    let cell = std::rc::Rc::new(std::cell::RefCell::new(Some(state)));
-    let handler_cell = cell.clone();
     let handler_loop = main_loop.clone();
     receiver.attach(move |message| {
-        let mut slot = handler_cell.borrow_mut();
-        let Some(state) = slot.as_mut() else {
-            return ControlFlow::Break(());
-        };
-        let flow = handle(state, message);
+        let flow = handle(&shared, message);
         if flow.is_break() {
             handler_loop.quit();
         }
@@ -291,10 +311,7 @@ fn worker_thread(
     context
         .with_thread_default(|| main_loop.run())
         .unwrap_or_else(|_| red_critical!("{}: cannot run its loop", core.name()));
-    // Run what is still queued on the context (sources of channel clients
-    // that went away) before the thread ends.
+    // Run what is still queued (sources of channel clients that went away).
     while context.iteration(false) {}
     drop(guard);
-    let state = cell.borrow_mut().take();
-    state.unwrap_or_else(|| DisplayState::new(1, 1))
 }

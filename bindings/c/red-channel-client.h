@@ -61,6 +61,14 @@ struct _RedChannelClientClass
  */
 
 /**
+ * RedChannelClient:round-trip-time:
+ *
+ * The last PING/PONG round trip measured on this connection, in
+ * microseconds, or -1 before the first answer. The server pings every
+ * connection when it starts and every 10 seconds.
+ */
+
+/**
  * red_channel_client_get_channel:
  * @rcc: a #RedChannelClient
  *

@@ -9,7 +9,7 @@ pub mod state;
 pub mod surface;
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use glib::prelude::*;
 use glib::subclass::prelude::*;
@@ -24,7 +24,7 @@ use crate::error::RedError;
 use crate::i18n::gettext;
 use crate::live_objects::{Counted, CountedClass, Live};
 use crate::server::MainMessage;
-use crate::worker::{Worker, WorkerMessage};
+use crate::worker::{Worker, WorkerMessage, WorkerShared};
 use state::{CursorShape, CursorState, DisplayRequest, DisplayState};
 use surface::Rect;
 
@@ -147,7 +147,7 @@ impl Display {
         imp.id.store(id, Ordering::SeqCst);
         imp.width.store(width, Ordering::SeqCst);
         imp.height.store(height, Ordering::SeqCst);
-        let worker = Worker::new(id, DisplayState::new(width, height), main_core);
+        let worker = Worker::new(id, main_core);
         let dispatch = || CoreDispatcher::Worker(worker.downgrade());
         let display_channel: DisplayChannel = new_channel(
             ChannelType::Display,
@@ -165,6 +165,11 @@ impl Display {
             main_dispatcher,
             dispatch(),
         );
+        worker.set_shared(WorkerShared {
+            state: Arc::new(Mutex::new(DisplayState::new(width, height))),
+            display_channel: display_channel.clone(),
+            cursor_channel: cursor_channel.clone(),
+        });
         let _ = imp.display_channel.set(display_channel);
         let _ = imp.cursor_channel.set(cursor_channel);
         let _ = imp.worker.set(worker);

@@ -47,6 +47,43 @@ impl Region {
         }
     }
 
+    /// Removes `rect` from the region.
+    pub fn subtract(&mut self, rect: Rect) {
+        if rect.is_empty() {
+            return;
+        }
+        let mut other = Region::new();
+        other.add(rect);
+        let raw = &mut self.raw as *mut _;
+        // SAFETY: both regions are initialized; pixman allows the result to
+        // alias the first operand.
+        unsafe {
+            pixman_sys::pixman_region32_subtract(raw, raw, &other.raw);
+        }
+    }
+
+    /// Whether any pixel of `rect` is in the region.
+    pub fn intersects(&self, rect: Rect) -> bool {
+        if rect.is_empty() {
+            return false;
+        }
+        let b = pixman_sys::pixman_box32 {
+            x1: rect.x,
+            y1: rect.y,
+            x2: rect
+                .x
+                .saturating_add(rect.width.min(i32::MAX as u32) as i32),
+            y2: rect
+                .y
+                .saturating_add(rect.height.min(i32::MAX as u32) as i32),
+        };
+        // SAFETY: raw is initialized; the box is a plain value.
+        let overlap = unsafe {
+            pixman_sys::pixman_region32_contains_rectangle(&self.raw as *const _ as *mut _, &b)
+        };
+        overlap != pixman_sys::pixman_region_overlap_t_PIXMAN_REGION_OUT
+    }
+
     /// Whether the region is empty.
     pub fn is_empty(&self) -> bool {
         // SAFETY: raw is an initialized region.
@@ -111,6 +148,13 @@ mod tests {
         assert_eq!(r.rects(), vec![Rect::new(0, 0, 20, 10)]);
         r.add(Rect::new(0, 20, 1, 1));
         assert_eq!(r.rects().len(), 2);
+        assert!(r.intersects(Rect::new(19, 9, 5, 5)));
+        assert!(!r.intersects(Rect::new(20, 0, 5, 5)));
+        r.subtract(Rect::new(0, 0, 10, 10));
+        assert_eq!(
+            r.rects(),
+            vec![Rect::new(10, 0, 10, 10), Rect::new(0, 20, 1, 1)]
+        );
         r.clear();
         assert!(r.is_empty());
     }

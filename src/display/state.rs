@@ -2,7 +2,6 @@
 //! region (the display channel's side) and the cursor (the cursor channel's
 //! side), and the requests that change them.
 
-use super::region::Region;
 use super::surface::{Rect, Surface};
 
 /// A cursor shape: premultiplied a8r8g8b8 pixels in native byte order
@@ -23,6 +22,8 @@ pub struct CursorState {
     pub x: i32,
     pub y: i32,
     pub visible: bool,
+    /// Bumped with every new shape (the cursor cache's unique id).
+    pub serial: u64,
 }
 
 /// Requests from the application, carried by the worker dispatcher.
@@ -58,12 +59,32 @@ pub enum DisplayRequest {
     CursorSnapshot(std::sync::mpsc::Sender<CursorState>),
 }
 
-/// The state a worker thread owns.
+/// What a request changed, for the channel clients to pass on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    None,
+    /// These pixels changed.
+    Damage(Rect),
+    /// `dest` now holds what was at (`src_x`, `src_y`): a scroll.
+    CopyBits {
+        src_x: i32,
+        src_y: i32,
+        dest: Rect,
+    },
+    /// A new surface size; everything is new.
+    Resized {
+        width: u32,
+        height: u32,
+    },
+    /// The cursor changed.
+    Cursor,
+}
+
+/// The state a worker thread owns: the display channel's surface and the
+/// cursor channel's cursor.
 #[derive(Debug)]
 pub struct DisplayState {
     pub surface: Surface,
-    /// Area changed since clients last took it.
-    pub dirty: Region,
     pub cursor: CursorState,
 }
 
@@ -71,59 +92,64 @@ impl DisplayState {
     pub fn new(width: u32, height: u32) -> Self {
         DisplayState {
             surface: Surface::new(width, height),
-            dirty: Region::new(),
             cursor: CursorState::default(),
         }
     }
 
-    /// Applies one request: drawing goes to the surface (display channel),
-    /// cursor requests to the cursor (cursor channel).
-    pub fn handle(&mut self, request: DisplayRequest) {
+    /// Applies one request and says what changed.
+    pub fn handle(&mut self, request: DisplayRequest) -> Effect {
         match request {
             DisplayRequest::Draw {
                 rect,
                 pixels,
                 stride,
-            } => {
-                let changed = self.surface.draw(rect, &pixels, stride);
-                self.dirty.add(changed);
-            }
-            DisplayRequest::Fill { rect, color } => {
-                let changed = self.surface.fill(rect, color);
-                self.dirty.add(changed);
-            }
+            } => Effect::Damage(self.surface.draw(rect, &pixels, stride)),
+            DisplayRequest::Fill { rect, color } => Effect::Damage(self.surface.fill(rect, color)),
             DisplayRequest::CopyArea {
                 src,
                 dest_x,
                 dest_y,
             } => {
-                let changed = self.surface.copy_area(src, dest_x, dest_y);
-                self.dirty.add(changed);
+                let dest = self.surface.copy_area(src, dest_x, dest_y);
+                if dest.is_empty() {
+                    return Effect::None;
+                }
+                // The source origin of what landed in `dest`, after clipping.
+                let src_x = src.x + (dest.x - dest_x);
+                let src_y = src.y + (dest.y - dest_y);
+                Effect::CopyBits { src_x, src_y, dest }
             }
             DisplayRequest::Resize { width, height } => {
                 self.surface.resize(width, height);
-                self.dirty.clear();
-                self.dirty.add(Rect::new(0, 0, width, height));
+                Effect::Resized { width, height }
             }
             DisplayRequest::SetCursor(shape) => {
                 self.cursor.shape = Some(shape);
                 self.cursor.visible = true;
+                self.cursor.serial += 1;
+                Effect::Cursor
             }
             DisplayRequest::MoveCursor { x, y } => {
                 self.cursor.x = x;
                 self.cursor.y = y;
                 self.cursor.visible = self.cursor.shape.is_some();
+                Effect::Cursor
             }
-            DisplayRequest::HideCursor => self.cursor.visible = false,
+            DisplayRequest::HideCursor => {
+                self.cursor.visible = false;
+                Effect::Cursor
+            }
             DisplayRequest::Snapshot(reply) => {
                 let _ = reply.send((
                     self.surface.width(),
                     self.surface.height(),
                     self.surface.to_bytes(),
                 ));
+                Effect::None
             }
             DisplayRequest::CursorSnapshot(reply) => {
                 let _ = reply.send(self.cursor.clone());
+                Effect::None
             }
         }
     }

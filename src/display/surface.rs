@@ -79,6 +79,19 @@ impl Surface {
             .copied()
     }
 
+    /// The pixels of `rect`, rows packed; `None` unless it lies inside.
+    pub fn read(&self, rect: Rect) -> Option<Vec<u32>> {
+        if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(rect.width as usize * rect.height as usize);
+        for row in 0..rect.height as usize {
+            let start = (rect.y as usize + row) * self.width as usize + rect.x as usize;
+            out.extend_from_slice(&self.pixels[start..start + rect.width as usize]);
+        }
+        Some(out)
+    }
+
     /// Copies a `rect` of `src` (rows `stride` bytes apart, starting at the
     /// rect's top-left pixel) into the surface, clipped to it. Returns the
     /// area that changed.

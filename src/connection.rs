@@ -1,0 +1,411 @@
+//! A channel client's connection after the link stage: message framing in
+//! both directions, the ACK window, PING/PONG, and the hand-off of each
+//! client message to the channel's protocol. Everything here runs on the
+//! channel's core (its thread), driven by socket watches on that core.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use glib::prelude::*;
+use glib::subclass::prelude::*;
+use glib::translate::IntoGlib;
+
+use crate::channel::ChannelExt;
+use crate::channel_client::{disconnect_on_own_thread, ChannelClient, ChannelClientExt};
+use crate::protocol::common_messages::{CommonClientMessage, Ping, SetAck};
+use crate::protocol::header::{check_client_body_size, HeaderKind};
+use crate::protocol::server::{encode_frame, ServerMessage};
+use crate::protocol::{parse_client_message, Caps, ClientMessage};
+
+/// Messages a client may leave unacknowledged: spice-server's 2 × window.
+pub const ACK_WINDOW: u32 = 20;
+/// Bytes queued for the socket above which producers hold back.
+pub const MAX_QUEUED_BYTES: usize = 4 << 20;
+/// Interval of the round-trip measurements.
+pub const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// Bytes read from the socket per wakeup at most, so one client cannot
+/// starve the others on the same thread.
+const READ_BUDGET: usize = 1 << 20;
+
+/// What a channel client does with its connection (one per channel type).
+pub(crate) trait ChannelProtocol: Send + 'static {
+    /// Right after the link: the channel's first messages.
+    fn start(&mut self, rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String>;
+    /// A client message of this channel (common ones are handled before).
+    fn handle(
+        &mut self,
+        rcc: &ChannelClient,
+        message: ClientMessage<'_>,
+        out: &mut Outbox,
+    ) -> Result<(), String>;
+    /// The send window has room again: produce what is pending.
+    fn refill(&mut self, _rcc: &ChannelClient, _out: &mut Outbox) {}
+    /// For channel code that reaches its protocol state from outside.
+    fn as_any(&mut self) -> &mut dyn std::any::Any;
+}
+
+/// The sending side: framing, serials and flow control.
+pub(crate) struct Outbox {
+    header: HeaderKind,
+    serial: u64,
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of the front buffer already written.
+    offset: usize,
+    queued_bytes: usize,
+    /// Flow control, once SET_ACK is sent.
+    ack_generation: u32,
+    client_generation: u32,
+    unacked: u32,
+    uses_acks: bool,
+    /// Outstanding PING: id and when it left.
+    ping: Option<(u32, Instant)>,
+    ping_id: u32,
+    pub round_trip: Option<Duration>,
+}
+
+impl Outbox {
+    fn new(header: HeaderKind) -> Self {
+        Outbox {
+            header,
+            serial: 0,
+            queue: VecDeque::new(),
+            offset: 0,
+            queued_bytes: 0,
+            ack_generation: 0,
+            client_generation: 0,
+            unacked: 0,
+            uses_acks: false,
+            ping: None,
+            ping_id: 0,
+            round_trip: None,
+        }
+    }
+
+    /// Queues one message.
+    pub fn send(&mut self, message: &dyn ServerMessage) -> Result<(), String> {
+        self.serial += 1;
+        let mut frame = Vec::new();
+        encode_frame(self.header, self.serial, message, &mut frame).map_err(|e| e.to_string())?;
+        self.queued_bytes += frame.len();
+        self.queue.push_back(frame);
+        if self.uses_acks {
+            self.unacked += 1;
+        }
+        Ok(())
+    }
+
+    /// Starts ACK flow control (display and cursor channels).
+    pub fn start_acks(&mut self) -> Result<(), String> {
+        self.ack_generation += 1;
+        self.uses_acks = true;
+        self.unacked = 0;
+        self.send(&SetAck {
+            generation: self.ack_generation,
+            window: ACK_WINDOW,
+        })
+    }
+
+    /// Whether producers may queue more: the client is within its ACK
+    /// window and the socket keeps up.
+    pub fn has_room(&self) -> bool {
+        let window_ok = !self.uses_acks || self.unacked <= ACK_WINDOW * 2;
+        window_ok && self.queued_bytes < MAX_QUEUED_BYTES
+    }
+
+    fn send_ping(&mut self) -> Result<(), String> {
+        if self.ping.is_some() {
+            return Ok(());
+        }
+        self.ping_id = self.ping_id.wrapping_add(1);
+        let now = Instant::now();
+        self.ping = Some((self.ping_id, now));
+        self.send(&Ping {
+            id: self.ping_id,
+            timestamp: monotonic_ns(),
+            padding: 0,
+        })
+    }
+
+    fn handle_common(&mut self, message: CommonClientMessage<'_>) {
+        match message {
+            CommonClientMessage::AckSync { generation } => self.client_generation = generation,
+            CommonClientMessage::Ack => {
+                if self.client_generation == self.ack_generation {
+                    self.unacked = self.unacked.saturating_sub(ACK_WINDOW);
+                }
+            }
+            CommonClientMessage::Pong { id, .. } => {
+                if let Some((ping_id, sent)) = self.ping {
+                    if ping_id == id {
+                        self.round_trip = Some(sent.elapsed());
+                        self.ping = None;
+                    }
+                }
+            }
+            CommonClientMessage::MigrateFlushMark
+            | CommonClientMessage::MigrateData(_)
+            | CommonClientMessage::Disconnecting { .. } => {}
+        }
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000
+}
+
+/// A linked connection with its channel protocol.
+pub(crate) struct ChannelIo {
+    socket: socket2::Socket,
+    channel_type: u8,
+    input: Vec<u8>,
+    pub out: Outbox,
+    protocol: Box<dyn ChannelProtocol>,
+    /// Write watch, present while the socket is backed up.
+    write_source: Option<glib::Source>,
+}
+
+impl ChannelIo {
+    /// The protocol state as `T` beside the outbox, for channel code that
+    /// pushes changes from outside (display damage, cursor moves).
+    pub fn protocol_as<T: 'static>(&mut self) -> Option<(&mut T, &mut Outbox)> {
+        let protocol = self.protocol.as_any().downcast_mut::<T>()?;
+        Some((protocol, &mut self.out))
+    }
+
+    /// Reads what is there and handles every complete message.
+    fn read(&mut self, rcc: &ChannelClient) -> Result<(), String> {
+        let mut budget = READ_BUDGET;
+        let mut chunk = [0u8; 16384];
+        loop {
+            match self.socket.read(&mut chunk) {
+                Ok(0) => return Err("connection closed by the client".into()),
+                Ok(n) => {
+                    self.input.extend_from_slice(&chunk[..n]);
+                    self.handle_input(rcc)?;
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("read error: {e}")),
+            }
+        }
+    }
+
+    fn handle_input(&mut self, rcc: &ChannelClient) -> Result<(), String> {
+        let header_size = self.out.header.size();
+        let mut consumed = 0;
+        while let Some(rest) = self.input.get(consumed..) {
+            if rest.len() < header_size {
+                break;
+            }
+            let header = self.out.header.parse(rest).map_err(|e| e.to_string())?;
+            check_client_body_size(self.channel_type, &header).map_err(|e| e.to_string())?;
+            let total = header_size + header.size as usize;
+            if rest.len() < total {
+                break;
+            }
+            let body = &rest[header_size..total];
+            let message = parse_client_message(self.channel_type, header.msg_type, body)
+                .map_err(|e| format!("malformed message {}: {e}", header.msg_type))?;
+            match message {
+                ClientMessage::Common(common) => self.out.handle_common(common),
+                ClientMessage::Unknown { msg_type, .. } => {
+                    red_debug!(
+                        "channel {}: skipping unknown message {msg_type}",
+                        self.channel_type
+                    );
+                }
+                other => self.protocol.handle(rcc, other, &mut self.out)?,
+            }
+            consumed += total;
+        }
+        self.input.drain(..consumed);
+        Ok(())
+    }
+
+    /// Writes queued frames until the socket would block.
+    fn flush(&mut self) -> Result<bool, String> {
+        while let Some(front) = self.out.queue.front() {
+            match self.socket.write(&front[self.out.offset..]) {
+                Ok(n) => {
+                    self.out.offset += n;
+                    if self.out.offset == front.len() {
+                        self.out.queued_bytes -= front.len();
+                        self.out.offset = 0;
+                        self.out.queue.pop_front();
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("write error: {e}")),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Attaches a linked socket to `rcc`, on the channel's thread, and starts
+/// its protocol. On failure the channel client is disconnected.
+pub(crate) fn attach(
+    rcc: &ChannelClient,
+    socket: socket2::Socket,
+    peer_common_caps: &Caps,
+    protocol: Box<dyn ChannelProtocol>,
+) {
+    let channel = rcc
+        .channel()
+        .expect("linked channel clients have a channel");
+    let channel_type = channel.channel_type().into_glib() as u8;
+    let mut io = ChannelIo {
+        socket,
+        channel_type,
+        input: Vec::new(),
+        out: Outbox::new(HeaderKind::from_peer_caps(peer_common_caps)),
+        protocol,
+        write_source: None,
+    };
+    let fd = io.socket.as_raw_fd();
+    let started = io
+        .protocol
+        .start(rcc, &mut io.out)
+        .and_then(|_| io.out.send_ping());
+    *rcc.imp().io.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+    let weak = rcc.downgrade();
+    let read_source = channel.core().fd_watch(
+        fd,
+        glib::IOCondition::IN | glib::IOCondition::HUP | glib::IOCondition::ERR,
+        move |_, _| {
+            let Some(rcc) = weak.upgrade() else {
+                return glib::ControlFlow::Break;
+            };
+            let result = with_io(&rcc, |io, rcc| io.read(rcc));
+            finish(&rcc, result)
+        },
+    );
+    let weak = rcc.downgrade();
+    let ping_source =
+        glib::timeout_source_new(PING_INTERVAL, None, glib::Priority::DEFAULT, move || {
+            let Some(rcc) = weak.upgrade() else {
+                return glib::ControlFlow::Break;
+            };
+            let result = with_io(&rcc, |io, _| io.out.send_ping());
+            finish(&rcc, result)
+        });
+    ping_source.attach(Some(channel.core().context()));
+    {
+        let mut sources = rcc.imp().sources.lock().unwrap_or_else(|e| e.into_inner());
+        sources.push(read_source);
+        sources.push(ping_source);
+    }
+    let result = started.and_then(|_| with_io(rcc, |_, _| Ok(())));
+    finish(rcc, result);
+}
+
+/// Runs `f` on the channel client's connection, then lets the protocol
+/// refill and flushes. `Err` means: disconnect.
+pub(crate) fn with_io(
+    rcc: &ChannelClient,
+    f: impl FnOnce(&mut ChannelIo, &ChannelClient) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut guard = rcc.imp().io.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(io) = guard.as_mut() else {
+        return Ok(());
+    };
+    f(io, rcc)?;
+    pump(io, rcc)
+}
+
+/// Lets the protocol produce while there is room, writing as it goes.
+fn pump(io: &mut ChannelIo, rcc: &ChannelClient) -> Result<(), String> {
+    loop {
+        let before = io.out.serial;
+        if io.out.has_room() {
+            io.protocol.refill(rcc, &mut io.out);
+        }
+        let drained = io.flush()?;
+        if !drained {
+            watch_writable(io, rcc);
+            return Ok(());
+        }
+        if io.out.serial == before || !io.out.has_room() {
+            return Ok(());
+        }
+    }
+}
+
+/// Watches for the socket to drain while frames wait.
+fn watch_writable(io: &mut ChannelIo, rcc: &ChannelClient) {
+    if io.write_source.is_some() {
+        return;
+    }
+    let Some(channel) = rcc.channel() else { return };
+    let weak = rcc.downgrade();
+    let source = channel.core().fd_watch(
+        io.socket.as_raw_fd(),
+        glib::IOCondition::OUT,
+        move |_, _| {
+            let Some(rcc) = weak.upgrade() else {
+                return glib::ControlFlow::Break;
+            };
+            let result = with_io(&rcc, |io, _| {
+                io.write_source = None;
+                Ok(())
+            });
+            // pump() re-arms a new watch if the socket is still backed up.
+            let _ = finish(&rcc, result);
+            glib::ControlFlow::Break
+        },
+    );
+    io.write_source = Some(source);
+}
+
+/// Disconnects on error; the watch keeps running otherwise.
+fn finish(rcc: &ChannelClient, result: Result<(), String>) -> glib::ControlFlow {
+    match result {
+        Ok(()) => glib::ControlFlow::Continue,
+        Err(reason) => {
+            let channel = rcc.channel();
+            red_info!(
+                "{} {}: {reason}: disconnecting",
+                rcc.type_().name(),
+                channel.map(|c| c.id()).unwrap_or(0)
+            );
+            disconnect_on_own_thread(rcc);
+            glib::ControlFlow::Break
+        }
+    }
+}
+
+/// Closes the connection's socket and its write watch (on disconnection).
+pub(crate) fn close(io: ChannelIo) {
+    if let Some(source) = io.write_source {
+        source.destroy();
+    }
+    let _ = io.socket.shutdown(std::net::Shutdown::Both);
+}
+
+/// The measured round trip of the last PING, if any.
+pub(crate) fn round_trip(rcc: &ChannelClient) -> Option<Duration> {
+    if !rcc.is_connected() {
+        return None;
+    }
+    rcc.imp()
+        .io
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|io| io.out.round_trip)
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<ChannelIo>();
+    let _ = Ordering::SeqCst;
+}
