@@ -24,6 +24,9 @@ use crate::protocol::{parse_client_message, Caps, ClientMessage};
 pub const ACK_WINDOW: u32 = 20;
 /// Bytes queued for the socket above which producers hold back.
 pub const MAX_QUEUED_BYTES: usize = 4 << 20;
+/// Bytes queued above which a client that does not read is dropped (the
+/// channels that produce on demand stay far below it).
+pub const HARD_MAX_QUEUED_BYTES: usize = 32 << 20;
 /// Interval of the round-trip measurements.
 pub const PING_INTERVAL: Duration = Duration::from_secs(10);
 /// Bytes read from the socket per wakeup at most, so one client cannot
@@ -86,6 +89,9 @@ impl Outbox {
 
     /// Queues one message.
     pub fn send(&mut self, message: &dyn ServerMessage) -> Result<(), String> {
+        if self.queued_bytes > HARD_MAX_QUEUED_BYTES {
+            return Err("the client does not read what it is sent".into());
+        }
         self.serial += 1;
         let mut frame = Vec::new();
         encode_frame(self.header, self.serial, message, &mut frame).map_err(|e| e.to_string())?;

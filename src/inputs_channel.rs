@@ -64,13 +64,16 @@ pub fn key_events(bytes: impl IntoIterator<Item = u8>) -> Vec<(u32, bool)> {
 pub(crate) struct InputsProtocol {
     dispatcher: Dispatcher<MainMessage>,
     motions: u32,
+    /// The guest's lock-key state at connection time.
+    modifiers: u32,
 }
 
 impl InputsProtocol {
-    pub(crate) fn new(dispatcher: Dispatcher<MainMessage>) -> Self {
+    pub(crate) fn new(dispatcher: Dispatcher<MainMessage>, modifiers: u32) -> Self {
         InputsProtocol {
             dispatcher,
             motions: 0,
+            modifiers,
         }
     }
 
@@ -90,7 +93,7 @@ impl InputsProtocol {
 impl ChannelProtocol for InputsProtocol {
     fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
         out.send(&InputsInit {
-            keyboard_modifiers: 0,
+            keyboard_modifiers: self.modifiers as u16,
         })
     }
 

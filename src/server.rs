@@ -101,6 +101,7 @@ pub mod imp {
         pub(crate) ticket_key: OnceLock<crate::ticket::TicketKey>,
         pub(crate) pending_links: std::sync::atomic::AtomicUsize,
         pub(crate) mouse_mode: std::sync::atomic::AtomicU32,
+        pub(crate) key_modifiers: AtomicU32,
         _live: Live<Server>,
     }
 
@@ -129,6 +130,7 @@ pub mod imp {
                 ticket_key: OnceLock::new(),
                 pending_links: Default::default(),
                 mouse_mode: std::sync::atomic::AtomicU32::new(1),
+                key_modifiers: AtomicU32::new(0),
                 _live: Live::default(),
             }
         }
@@ -715,6 +717,24 @@ impl Server {
         })
     }
 
+    /// The keyboard lock state (SPICE's modifier flags) the guest shows.
+    pub fn key_modifiers(&self) -> u32 {
+        self.imp().key_modifiers.load(Ordering::SeqCst)
+    }
+
+    /// Sets the lock-key state (1 Scroll, 2 Num, 4 Caps Lock) and tells
+    /// every connected client, whose keyboard LEDs follow it.
+    pub fn set_key_modifiers(&self, modifiers: u32) {
+        let modifiers = modifiers & 0x7;
+        self.imp().key_modifiers.store(modifiers, Ordering::SeqCst);
+        for icc in crate::channel::ChannelExt::clients(self.inputs_channel()) {
+            let message = crate::protocol::inputs_messages::KeyModifiers {
+                modifiers: modifiers as u16,
+            };
+            let _ = crate::connection::with_io(&icc, |io, _| io.out.send(&message));
+        }
+    }
+
     /// The current mouse mode (SPICE's values: 1 server, 2 client).
     pub(crate) fn mouse_mode(&self) -> u16 {
         self.imp().mouse_mode.load(Ordering::SeqCst) as u16
@@ -802,8 +822,10 @@ impl Server {
                     self.inputs_channel().upcast_ref(),
                     &client,
                 );
-                let protocol =
-                    crate::inputs_channel::InputsProtocol::new(self.main_dispatcher().clone());
+                let protocol = crate::inputs_channel::InputsProtocol::new(
+                    self.main_dispatcher().clone(),
+                    self.key_modifiers(),
+                );
                 crate::connection::attach(
                     icc.upcast_ref(),
                     socket,

@@ -114,7 +114,9 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
 /**
  * RedServer:running:
  *
- * Whether the server listens for clients.
+ * Whether the server listens for clients. A connection has 10 seconds to
+ * complete the SPICE link stage; connections beyond 64 in that stage at
+ * once are closed.
  */
 
 /**
@@ -299,6 +301,25 @@ RedInputsChannel *red_server_get_inputs_channel (RedServer *server);
 void red_server_set_ticket (RedServer   *server,
                             const gchar *password,
                             guint        lifetime);
+
+/**
+ * red_server_set_key_modifiers:
+ * @server: a #RedServer
+ * @modifiers: lock keys: 1 Scroll Lock, 2 Num Lock, 4 Caps Lock
+ *
+ * Sets the keyboard lock state the machine shows; every connected client
+ * is told, so its keyboard LEDs follow, and new clients start with it.
+ */
+void red_server_set_key_modifiers (RedServer *server,
+                                   guint      modifiers);
+
+/**
+ * red_server_get_key_modifiers:
+ * @server: a #RedServer
+ *
+ * Returns: the lock state set with red_server_set_key_modifiers()
+ */
+guint red_server_get_key_modifiers (RedServer *server);
 
 /**
  * red_server_add_client_socket:

@@ -122,6 +122,24 @@ pub unsafe extern "C" fn red_server_get_inputs_channel(server: *mut Instance) ->
 }
 
 /// # Safety
+/// `server` is a `RedServer *`.
+#[no_mangle]
+pub unsafe extern "C" fn red_server_set_key_modifiers(server: *mut Instance, modifiers: u32) {
+    instance!("red_server_set_key_modifiers", server: Server);
+    guard("red_server_set_key_modifiers", (), || {
+        server.set_key_modifiers(modifiers)
+    })
+}
+
+/// # Safety
+/// `server` is a `RedServer *`.
+#[no_mangle]
+pub unsafe extern "C" fn red_server_get_key_modifiers(server: *mut Instance) -> u32 {
+    instance!("red_server_get_key_modifiers", server: Server, 0);
+    server.key_modifiers()
+}
+
+/// # Safety
 /// `server` is a `RedServer *`; `password` is NULL or a string.
 #[no_mangle]
 pub unsafe extern "C" fn red_server_set_ticket(
