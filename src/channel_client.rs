@@ -38,6 +38,8 @@ pub mod imp {
         /// RedChannelClient::client → RedClient (plain).
         pub(crate) client: glib::WeakRef<Client>,
         pub(crate) connected: AtomicBool,
+        /// The thread that last ran one of its handlers (a test hook).
+        pub(crate) handler_thread_id: std::sync::atomic::AtomicI64,
         /// The linked connection; closed on disconnection.
         pub(crate) io: Mutex<Option<crate::connection::ChannelIo>>,
         /// Socket watches and timers on the channel's core.
@@ -73,6 +75,11 @@ pub mod imp {
                         .blurb("Whether the connection is still up")
                         .read_only()
                         .build(),
+                    glib::ParamSpecInt64::builder("handler-thread-id")
+                        .nick("Handler thread id")
+                        .blurb("Kernel id of the thread that last ran one of its handlers, or 0")
+                        .read_only()
+                        .build(),
                     glib::ParamSpecInt64::builder("round-trip-time")
                         .nick("Round-trip time")
                         .blurb("Last measured PING/PONG round trip in microseconds, or -1")
@@ -105,6 +112,7 @@ pub mod imp {
                 "channel" => self.channel.get().to_value(),
                 "client" => self.client.upgrade().to_value(),
                 "connected" => self.connected.load(Ordering::SeqCst).to_value(),
+                "handler-thread-id" => self.handler_thread_id.load(Ordering::SeqCst).to_value(),
                 "round-trip-time" => crate::connection::round_trip(&self.obj())
                     .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
                     .unwrap_or(-1)

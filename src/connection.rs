@@ -319,12 +319,27 @@ pub(crate) fn with_io(
     rcc: &ChannelClient,
     f: impl FnOnce(&mut ChannelIo, &ChannelClient) -> Result<(), String>,
 ) -> Result<(), String> {
+    note_handler_thread(rcc);
     let mut guard = rcc.imp().io.lock().unwrap_or_else(|e| e.into_inner());
     let Some(io) = guard.as_mut() else {
         return Ok(());
     };
     f(io, rcc)?;
     pump(io, rcc)
+}
+
+/// Records the thread running a handler of `rcc`; in debug builds, a
+/// handler on another thread than its channel's is a critical.
+fn note_handler_thread(rcc: &ChannelClient) {
+    let tid = crate::sys::current_thread_id();
+    rcc.imp().handler_thread_id.store(tid, Ordering::SeqCst);
+    if cfg!(debug_assertions) {
+        if let Some(channel) = rcc.channel() {
+            channel
+                .core()
+                .check_thread(&format!("a handler of {}", rcc.type_().name()));
+        }
+    }
 }
 
 /// Lets the protocol produce while there is room, writing as it goes.
@@ -407,11 +422,4 @@ pub(crate) fn round_trip(rcc: &ChannelClient) -> Option<Duration> {
         .unwrap_or_else(|e| e.into_inner())
         .as_ref()
         .and_then(|io| io.out.round_trip)
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<ChannelIo>();
-    let _ = Ordering::SeqCst;
 }

@@ -61,6 +61,14 @@ struct _RedChannelClientClass
  */
 
 /**
+ * RedChannelClient:handler-thread-id:
+ *
+ * The kernel id of the thread that last ran one of this connection's
+ * handlers (socket watches, timers, requests), or 0: a hook for tests of
+ * the threading rules.
+ */
+
+/**
  * RedChannelClient:round-trip-time:
  *
  * The last PING/PONG round trip measured on this connection, in
