@@ -129,7 +129,13 @@ impl DisplayProtocol {
         let Some(first) = self.pending.rects().into_iter().next() else {
             return Ok(false);
         };
-        let rows = (MAX_DRAW_PIXELS / first.width.max(1)).clamp(1, first.height);
+        // The first image goes out whole, as spice-server sends it: simple
+        // clients (spicy-screenshot) take the first update as the screen.
+        let rows = if self.mark_due {
+            first.height
+        } else {
+            (MAX_DRAW_PIXELS / first.width.max(1)).clamp(1, first.height)
+        };
         let rect = Rect::new(first.x, first.y, first.width, rows);
         self.pending.subtract(rect);
         let pixels = {
