@@ -234,5 +234,9 @@ where
     imp.connected.store(true, Ordering::SeqCst);
     channel.add_client(base);
     client.add_channel_client(base);
+    // The seed: reports cross threads only through the main dispatcher.
+    if let Some(dispatcher) = channel.main_dispatcher() {
+        dispatcher.send(MainMessage::ChannelClientJoined(base.clone()));
+    }
     rcc
 }

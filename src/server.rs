@@ -26,6 +26,8 @@ use crate::main_channel::{MainChannel, MainChannelClient};
 
 /// Requests to the main thread, carried by the main dispatcher.
 pub enum MainMessage {
+    /// A channel client was created on its channel's thread: report it.
+    ChannelClientJoined(ChannelClient),
     /// A channel client has disconnected on its thread: leave
     /// RedClient::channels (drops the owning reference).
     ChannelClientLeft {
@@ -237,6 +239,14 @@ pub mod imp {
                         .build(),
                     Signal::builder("client-disconnected")
                         .param_types([Client::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("channel-client-connected")
+                        .param_types([ChannelClient::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("channel-client-disconnected")
+                        .param_types([ChannelClient::static_type()])
                         .run_last()
                         .build(),
                     Signal::builder("key-event")
@@ -924,10 +934,16 @@ impl Server {
 
     fn handle_main_message(&self, message: MainMessage) {
         match message {
+            MainMessage::ChannelClientJoined(rcc) => {
+                if crate::channel_client::ChannelClientExt::is_connected(&rcc) {
+                    self.emit_by_name::<()>("channel-client-connected", &[&rcc]);
+                }
+            }
             MainMessage::ChannelClientLeft {
                 client,
                 channel_client,
             } => {
+                self.emit_by_name::<()>("channel-client-disconnected", &[&channel_client]);
                 if let Some(client) = client.upgrade() {
                     client.remove_channel_client(&channel_client);
                     // The seed: "When MainChannelClient is disconnected, all

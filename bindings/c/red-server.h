@@ -136,6 +136,25 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
  */
 
 /**
+ * RedServer::channel-client-connected:
+ * @server: the server
+ * @channel_client: the new #RedChannelClient
+ *
+ * Emitted on the main thread when a client has connected one channel,
+ * for example a display channel set up on its #RedWorker thread: the
+ * worker's report reaches the main thread through the main dispatcher.
+ */
+
+/**
+ * RedServer::channel-client-disconnected:
+ * @server: the server
+ * @channel_client: the #RedChannelClient that has closed
+ *
+ * Emitted on the main thread when one channel connection of a client has
+ * closed.
+ */
+
+/**
  * RedServer::key-event:
  * @server: the server
  * @scancode: the PC/AT set-1 scancode; extended keys carry the 0xe0 prefix

@@ -12,6 +12,8 @@ from conftest import run_python  # noqa: E402
 SIGNALS = {
     "client-connected": [Red.Client.__gtype__],
     "client-disconnected": [Red.Client.__gtype__],
+    "channel-client-connected": [Red.ChannelClient.__gtype__],
+    "channel-client-disconnected": [Red.ChannelClient.__gtype__],
     "key-event": [GObject.TYPE_UINT, GObject.TYPE_BOOLEAN],
     "key-modifiers": [GObject.TYPE_UINT],
     "pointer-motion": [GObject.TYPE_INT, GObject.TYPE_INT, GObject.TYPE_UINT],

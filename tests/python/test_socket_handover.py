@@ -1,0 +1,74 @@
+"""`red_server_add_client_socket`: connections the application made itself
+(socketpairs here, as a VM manager passes fds) go through the same link
+stage, with the real spice-gtk client on the other end of each."""
+
+import socket
+
+import gi
+
+gi.require_version("Red", "1.0")
+gi.require_version("SpiceClientGLib", "2.0")
+from gi.repository import Gio, GLib, GObject, Red  # noqa: E402
+from gi.repository import SpiceClientGLib as Spice  # noqa: E402
+
+from conftest import iterate_until  # noqa: E402
+
+
+def test_handed_over_sockets_link_and_show_the_display():
+    server = Red.Server()  # not even listening
+    display = server.add_display(32, 16)
+    display.fill(0, 0, 32, 16, 0x112233)
+    display.fill(4, 4, 8, 8, 0xAABBCC)
+    connected = []
+    server.connect("channel-client-connected", lambda s, rcc: connected.append(type(rcc).__name__))
+    keep = []
+    state = {}
+
+    def hand_over(channel, with_tls):
+        ours, theirs = socket.socketpair()
+        keep.append((ours, theirs))
+        server.add_client_socket(Gio.Socket.new_from_fd(ours.fileno()))
+        assert Spice.Channel.open_fd(channel, theirs.fileno())
+
+    def new_channel(session, channel):
+        GObject.Object.connect(channel, "open-fd", hand_over)
+        if isinstance(channel, Spice.DisplayChannel):
+            GObject.Object.connect(
+                channel, "display-primary-create",
+                lambda ch, fmt, w, h, stride, shmid, data: state.update(primary=(w, h, stride, data)),
+            )
+            GObject.Object.connect(channel, "display-mark", lambda ch, m: state.update(mark=m))
+        if not isinstance(channel, Spice.MainChannel):
+            Spice.Channel.connect(channel)
+
+    session = Spice.Session()
+    GObject.Object.connect(session, "channel-new", new_channel)
+    # open_fd(-1): the session asks for the main channel's fd with "open-fd".
+    assert session.open_fd(-1)
+    assert iterate_until(lambda: "mark" in state), state
+    assert iterate_until(lambda: sorted(connected) == sorted([
+        "MainChannelClient", "InputsChannelClient", "DisplayChannelClient", "CursorChannelClient",
+    ])), connected
+    import ctypes
+
+    w, h, stride, addr = state["primary"]
+    assert (w, h) == (32, 16)
+    raw = ctypes.string_at(addr, stride * h)
+    client = b"".join(raw[y * stride:y * stride + w * 4] for y in range(h))
+    assert iterate_until(lambda: b"".join(
+        ctypes.string_at(addr + y * stride, w * 4) for y in range(h)) == display.snapshot()[0].get_data())
+    assert len(client) == w * h * 4
+    session.disconnect()
+    assert iterate_until(lambda: server.get_clients() == [])
+    server.stop()
+
+
+def test_unconnected_socket_is_refused():
+    server = Red.Server()
+    sock = Gio.Socket.new(Gio.SocketFamily.IPV4, Gio.SocketType.STREAM, Gio.SocketProtocol.TCP)
+    try:
+        server.add_client_socket(sock)
+    except GLib.Error as e:
+        assert e.matches(Red.error_quark(), Red.Error.INVALID_ARGUMENT)
+    else:
+        raise AssertionError("an unconnected socket was accepted")
