@@ -918,6 +918,9 @@ impl Server {
             InputEvent::Motion { dx, dy, buttons } => {
                 self.emit_by_name::<()>("pointer-motion", &[&dx, &dy, &buttons])
             }
+            // As spice-server: absolute positions count in client mouse mode
+            // only (spice-gtk sends a stray one in server mode).
+            InputEvent::Position { .. } if self.mouse_mode() != 2 => {}
             InputEvent::Position {
                 display_id,
                 x,

@@ -191,8 +191,9 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
  * @y: the row on that display
  * @buttons: the buttons held, as a mask (1 left, 2 middle, 4 right)
  *
- * Emitted on the main thread for absolute pointer positions (client mouse
- * mode).
+ * Emitted on the main thread for absolute pointer positions, in client
+ * mouse mode only (a client chooses the mode; positions sent in server
+ * mode are ignored, as spice-server ignores them).
  */
 
 /**
@@ -315,7 +316,8 @@ RedInputsChannel *red_server_get_inputs_channel (RedServer *server);
  * @lifetime: seconds the ticket stays valid; 0 for ever
  *
  * Sets the ticket (password) clients must present. Setting one selects
- * %RED_AUTH_MODE_TICKET.
+ * %RED_AUTH_MODE_TICKET. Clearing it keeps ticket authentication, which
+ * then refuses every client, as spice-server does.
  */
 void red_server_set_ticket (RedServer   *server,
                             const gchar *password,
