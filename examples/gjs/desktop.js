@@ -11,6 +11,9 @@
 //   REDSPICE_DEMO_SNAPSHOT=F   after about one second, save the display as
 //                              the PNG file F (needs GdkPixbuf); the cursor,
 //                              which clients draw themselves, is painted in
+//   REDSPICE_DEMO_FRAMES=N     stop animating after N frames (a still frame
+//                              for tests); with REDSPICE_DEMO_RAW=F, write
+//                              that frame's x8r8g8b8 pixels to the file F
 //
 // Everything is drawn in JavaScript into Uint32Arrays: a Uint32 holding
 // 0x00RRGGBB is exactly the display's x8r8g8b8 native-endian pixel. (gjs's
@@ -581,6 +584,8 @@ updateClocks();
 const loop = new GLib.MainLoop(null, false);
 let frame = 0, lastSecond = -1, progress = 0;
 const snapshotPath = GLib.getenv('REDSPICE_DEMO_SNAPSHOT');
+const maxFrames = parseInt(GLib.getenv('REDSPICE_DEMO_FRAMES') ?? '', 10);
+const rawPath = GLib.getenv('REDSPICE_DEMO_RAW');
 
 const tick = GLib.timeout_add(GLib.PRIORITY_DEFAULT, Math.round(1000 / FPS), () => {
     frame++;
@@ -618,6 +623,15 @@ const tick = GLib.timeout_add(GLib.PRIORITY_DEFAULT, Math.round(1000 / FPS), () 
 
     if (snapshotPath && frame === FPS) {
         saveSnapshot(snapshotPath).catch(e => printerr(`Cannot save the snapshot: ${e.message}`));
+    }
+    if (maxFrames > 0 && frame >= maxFrames) {
+        if (rawPath) {
+            const [bytes, w, h] = display.snapshot();
+            GLib.file_set_contents(rawPath, bytes.toArray());
+            print(`frame ${frame} (${w}x${h}) written to ${rawPath}`);
+        }
+        print('frozen');
+        return GLib.SOURCE_REMOVE;
     }
     return GLib.SOURCE_CONTINUE;
 });

@@ -163,6 +163,8 @@ def test_each_channel_clients_handlers_run_on_its_channels_thread(served):
 
 def test_churn_leaves_no_object_fd_or_thread_behind(served):
     server, display = served
+    second = server.add_display(200, 150)
+    frame = GLib.Bytes.new(os.urandom(200 * 150 * 4))
     # One warm-up cycle: GLib and spice-gtk make some one-time descriptors.
     warm = Client(server.props.port)
     warm.wait_open()
@@ -180,6 +182,10 @@ def test_churn_leaves_no_object_fd_or_thread_behind(served):
             continue
         client.wait_open()
         display.fill(i % 60, 0, 4, 4, 0x010101 * i)
+        if i % 4 == 1:
+            # Vanish mid-frame: a large update is on its way.
+            second.draw(0, 0, 200, 150, frame, 800)
+            GLib.MainContext.default().iteration(False)
         client.close()
     assert iterate_until(lambda: all(v == 0 for v in counts().values()), timeout=30), counts()
     gc.collect()
