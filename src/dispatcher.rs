@@ -122,8 +122,9 @@ impl<M: Send + 'static> Dispatcher<M> {
 impl<M: 'static> DispatcherReceiver<M> {
     /// Runs `handler` on the target context for every message, in order,
     /// until the handler breaks or every sender is gone. Call on the thread
-    /// that runs the target context (or before anyone runs it).
-    pub fn attach<F>(self, mut handler: F)
+    /// that runs the target context (or before anyone runs it). Aborting
+    /// the returned task (on that thread) detaches the handler.
+    pub fn attach<F>(self, mut handler: F) -> Option<glib::JoinHandle<()>>
     where
         F: FnMut(M) -> ControlFlow<()> + 'static,
     {
@@ -148,13 +149,10 @@ impl<M: 'static> DispatcherReceiver<M> {
         };
         // with_thread_default acquires the context: it fails when another
         // thread runs it, i.e. when called off the target's thread.
-        if target
-            .with_thread_default(|| {
-                target.spawn_local(task);
-            })
-            .is_err()
-        {
+        let handle = target.with_thread_default(|| target.spawn_local(task)).ok();
+        if handle.is_none() {
             red_critical!("dispatcher {name}: attached off its context's thread");
         }
+        handle
     }
 }

@@ -100,6 +100,9 @@ pub mod imp {
         pub(crate) displays: Mutex<Vec<Display>>,
         pub(crate) clients: Mutex<Vec<Client>>,
         pub(super) listener: Mutex<Option<Listener>>,
+        /// The main dispatcher's handler task, aborted on disposal so it
+        /// never outlives the server on a context nobody iterates.
+        pub(super) main_task: Mutex<Option<glib::JoinHandle<()>>>,
         pub(crate) ticket_key: OnceLock<crate::ticket::TicketKey>,
         pub(crate) pending_links: std::sync::atomic::AtomicUsize,
         pub(crate) mouse_mode: std::sync::atomic::AtomicU32,
@@ -129,6 +132,7 @@ pub mod imp {
                 displays: Mutex::default(),
                 clients: Mutex::default(),
                 listener: Mutex::default(),
+                main_task: Mutex::default(),
                 ticket_key: OnceLock::new(),
                 pending_links: Default::default(),
                 mouse_mode: std::sync::atomic::AtomicU32::new(1),
@@ -394,12 +398,13 @@ pub mod imp {
             let main_core = Core::new("main", context.clone(), crate::sys::current_thread_id());
             let (dispatcher, receiver) = Dispatcher::new("main", &context);
             let weak = self.obj().downgrade();
-            receiver.attach(move |message| {
+            let task = receiver.attach(move |message| {
                 if let Some(server) = weak.upgrade() {
                     server.handle_main_message(message);
                 }
                 ControlFlow::Continue(())
             });
+            *lock(&self.main_task) = task;
             let main_channel: MainChannel = new_channel(
                 ChannelType::Main,
                 0,
@@ -429,6 +434,9 @@ pub mod imp {
                 if let Some(worker) = display.worker() {
                     worker.stop();
                 }
+            }
+            if let Some(task) = lock(&self.main_task).take() {
+                task.abort();
             }
         }
     }

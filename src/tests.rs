@@ -308,7 +308,7 @@ fn dispatcher_keeps_order_and_send_sync_waits() {
         let _guard = ctx.acquire().unwrap();
         let main_loop = glib::MainLoop::new(Some(&ctx), false);
         let l = main_loop.clone();
-        receiver.attach(move |n| {
+        let _task = receiver.attach(move |n| {
             std::thread::sleep(Duration::from_millis(1));
             s.lock().unwrap().push(n);
             if n == 99 {

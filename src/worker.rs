@@ -299,7 +299,7 @@ fn worker_thread(
     core.set_thread_id(crate::sys::current_thread_id());
     let main_loop = glib::MainLoop::new(Some(&context), false);
     let handler_loop = main_loop.clone();
-    receiver.attach(move |message| {
+    let _task = receiver.attach(move |message| {
         let flow = handle(&shared, message);
         if flow.is_break() {
             handler_loop.quit();
