@@ -91,7 +91,7 @@ pub mod imp {
         pub(crate) uuid: Mutex<Option<String>>,
         pub(crate) image_compression: Mutex<ImageCompression>,
         pub(crate) video_codecs: Mutex<String>,
-        pub(crate) streaming_video: Mutex<StreamingVideo>,
+        pub(crate) stream_config: Mutex<crate::display::stream::StreamConfig>,
         pub(crate) max_clients: AtomicU32,
         pub(crate) main_core: OnceLock<Core>,
         pub(crate) main_dispatcher: OnceLock<Dispatcher<MainMessage>>,
@@ -123,7 +123,7 @@ pub mod imp {
                 uuid: Mutex::default(),
                 image_compression: Mutex::default(),
                 video_codecs: Mutex::new(crate::server::DEFAULT_VIDEO_CODECS.to_string()),
-                streaming_video: Mutex::default(),
+                stream_config: Mutex::default(),
                 max_clients: AtomicU32::new(0),
                 main_core: OnceLock::new(),
                 main_dispatcher: OnceLock::new(),
@@ -212,6 +212,28 @@ pub mod imp {
                         .nick("Video codecs")
                         .blurb("Preferred video encoders, in spice-server's syntax")
                         .default_value(Some(crate::server::DEFAULT_VIDEO_CODECS))
+                        .explicit_notify()
+                        .build(),
+                    glib::ParamSpecUInt::builder("stream-start-frames")
+                        .nick("Stream start frames")
+                        .blurb("Updates of one rectangle at video rate before it streams")
+                        .minimum(2)
+                        .maximum(1000)
+                        .default_value(20)
+                        .explicit_notify()
+                        .build(),
+                    glib::ParamSpecUInt::builder("stream-min-area")
+                        .nick("Stream minimum area")
+                        .blurb("Smallest rectangle, in pixels, that streams in filter mode")
+                        .default_value(96 * 96)
+                        .explicit_notify()
+                        .build(),
+                    glib::ParamSpecUInt::builder("stream-timeout")
+                        .nick("Stream timeout")
+                        .blurb("Milliseconds without an update after which a stream ends")
+                        .minimum(50)
+                        .maximum(60_000)
+                        .default_value(1000)
                         .explicit_notify()
                         .build(),
                     glib::ParamSpecEnum::builder::<StreamingVideo>("streaming-video")
@@ -356,9 +378,25 @@ pub mod imp {
                         obj.notify("video-codecs");
                     }
                 }
-                "streaming-video" => {
-                    if replace(&self.streaming_video, value.get().expect("type checked")) {
-                        obj.notify("streaming-video");
+                "streaming-video"
+                | "stream-start-frames"
+                | "stream-min-area"
+                | "stream-timeout" => {
+                    let mut config = *lock(&self.stream_config);
+                    match pspec.name() {
+                        "streaming-video" => config.mode = value.get().expect("type checked"),
+                        "stream-start-frames" => {
+                            config.start_frames = value.get().expect("type checked")
+                        }
+                        "stream-min-area" => config.min_area = value.get().expect("type checked"),
+                        _ => {
+                            let ms: u32 = value.get().expect("type checked");
+                            config.timeout = Duration::from_millis(u64::from(ms));
+                        }
+                    }
+                    if replace(&self.stream_config, config) {
+                        obj.configure_streams();
+                        obj.notify(pspec.name());
                     }
                 }
                 "max-clients" => {
@@ -382,7 +420,12 @@ pub mod imp {
                 "uuid" => get(&self.uuid).to_value(),
                 "image-compression" => get(&self.image_compression).to_value(),
                 "video-codecs" => get(&self.video_codecs).to_value(),
-                "streaming-video" => get(&self.streaming_video).to_value(),
+                "streaming-video" => lock(&self.stream_config).mode.to_value(),
+                "stream-start-frames" => lock(&self.stream_config).start_frames.to_value(),
+                "stream-min-area" => lock(&self.stream_config).min_area.to_value(),
+                "stream-timeout" => {
+                    (lock(&self.stream_config).timeout.as_millis() as u32).to_value()
+                }
                 "max-clients" => self.max_clients.load(Ordering::SeqCst).to_value(),
                 "running" => self.obj().is_running().to_value(),
                 _ => unreachable!("GObject only reads registered properties"),
@@ -647,8 +690,17 @@ impl Server {
         if let (true, Some(worker)) = (self.is_running(), display.worker()) {
             worker.start()?;
         }
+        display.configure_streams(*lock(&self.imp().stream_config));
         lock(&self.imp().displays).push(display.clone());
         Ok(display)
+    }
+
+    /// Sends the streaming configuration to every display's worker.
+    fn configure_streams(&self) {
+        let config = *lock(&self.imp().stream_config);
+        for display in self.displays() {
+            display.configure_streams(config);
+        }
     }
 
     /// The displays, in the order they were added.

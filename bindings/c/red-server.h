@@ -105,6 +105,28 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
  */
 
 /**
+ * RedServer:stream-start-frames:
+ *
+ * How many times one rectangle must be redrawn, each update within 200 ms
+ * of the previous one, before it becomes a video stream (in
+ * %RED_STREAMING_VIDEO_FILTER mode). Default: 20.
+ */
+
+/**
+ * RedServer:stream-min-area:
+ *
+ * The smallest rectangle, in pixels, that may become a stream in
+ * %RED_STREAMING_VIDEO_FILTER mode. Default: 9216 (96×96).
+ */
+
+/**
+ * RedServer:stream-timeout:
+ *
+ * Milliseconds without an update after which a stream ends; its area is
+ * then sent again losslessly. Default: 1000.
+ */
+
+/**
  * RedServer:max-clients:
  *
  * How many clients may be connected at once; 0 (the default) means no

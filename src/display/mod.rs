@@ -6,6 +6,7 @@
 
 pub mod region;
 pub mod state;
+pub mod stream;
 pub mod surface;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -240,6 +241,11 @@ impl Display {
             stride,
         });
         Ok(())
+    }
+
+    /// Applies the server's stream detection settings.
+    pub(crate) fn configure_streams(&self, config: stream::StreamConfig) {
+        self.request(DisplayRequest::ConfigureStreams(config));
     }
 
     /// Fills a rectangle with `color` (0xXXRRGGBB; the top byte is ignored).

@@ -53,6 +53,8 @@ pub enum DisplayRequest {
         y: i32,
     },
     HideCursor,
+    /// New stream detection settings.
+    ConfigureStreams(super::stream::StreamConfig),
     /// Replies with a copy of the surface pixels.
     Snapshot(std::sync::mpsc::Sender<(u32, u32, Vec<u8>)>),
     /// Replies with the cursor state.
@@ -86,6 +88,7 @@ pub enum Effect {
 pub struct DisplayState {
     pub surface: Surface,
     pub cursor: CursorState,
+    pub streams: super::stream::StreamDetector,
 }
 
 impl DisplayState {
@@ -93,6 +96,7 @@ impl DisplayState {
         DisplayState {
             surface: Surface::new(width, height),
             cursor: CursorState::default(),
+            streams: Default::default(),
         }
     }
 
@@ -138,6 +142,10 @@ impl DisplayState {
             DisplayRequest::HideCursor => {
                 self.cursor.visible = false;
                 Effect::Cursor
+            }
+            DisplayRequest::ConfigureStreams(config) => {
+                self.streams.config = config;
+                Effect::None
             }
             DisplayRequest::Snapshot(reply) => {
                 let _ = reply.send((
