@@ -16,6 +16,7 @@ use crate::channel::ChannelExt as _;
 use crate::channel_client::{new_channel_client, ChannelClient};
 use crate::connection::{attach, with_io, ChannelProtocol, Outbox};
 use crate::cursor_channel::CursorChannelClient;
+use crate::display::encoder::VideoCodec;
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
 use crate::display::surface::Rect;
@@ -41,7 +42,13 @@ pub(crate) struct DisplayProtocol {
     state: Arc<Mutex<DisplayState>>,
     /// What the client has not seen yet: absorbs new damage under
     /// back-pressure instead of queueing messages.
-    pending: Region,
+    pub(crate) pending: Region,
+    /// Video codecs this client decodes, best first.
+    pub(crate) codecs: Vec<VideoCodec>,
+    /// Streams created on this client, with their codec.
+    pub(crate) streams: Vec<(u32, VideoCodec)>,
+    /// Stream frames not sent because the client was behind.
+    pub(crate) frames_dropped: u64,
     /// The surface size the client has.
     surface: Option<(u32, u32)>,
     /// A MARK is due once the first full image is out.
@@ -55,8 +62,12 @@ impl DisplayProtocol {
         state: Arc<Mutex<DisplayState>>,
         channel_caps: &Caps,
         compression: ImageCompression,
+        server_codecs: &[VideoCodec],
     ) -> Self {
         DisplayProtocol {
+            codecs: crate::display_streams::client_codecs(channel_caps, server_codecs),
+            streams: Vec::new(),
+            frames_dropped: 0,
             state,
             pending: Region::new(),
             surface: None,
@@ -70,6 +81,7 @@ impl DisplayProtocol {
     /// (Re)creates the primary surface on the client and schedules a full
     /// image and a MARK.
     fn create_surface(&mut self, width: u32, height: u32, out: &mut Outbox) -> Result<(), String> {
+        crate::display_streams::destroy_all(self, out)?;
         if self.surface.is_some() {
             out.send(&SurfaceDestroy { surface_id: 0 })?;
         }
@@ -119,6 +131,7 @@ impl DisplayProtocol {
                 }
             }
             Effect::Resized { width, height } => self.create_surface(width, height, out)?,
+            Effect::StreamsEnded(ref ended) => crate::display_streams::end(self, ended, out)?,
             Effect::Cursor | Effect::None => {}
         }
         Ok(())
@@ -235,8 +248,13 @@ impl ChannelProtocol for DisplayProtocol {
                 }
                 Ok(())
             }
+            ClientMessage::Display(DisplayClientMessage::PreferredVideoCodecType { codecs }) => {
+                crate::display_streams::prefer(self, codecs);
+                Ok(())
+            }
             // DISPLAY_INIT (cache sizes), stream reports, GL acks: nothing
-            // to do without caches, streams or GL.
+            // to do without caches or GL; bitrate adaptation to stream
+            // reports is not done yet.
             ClientMessage::Display(_) => Ok(()),
             other => Err(format!(
                 "unexpected message {} on the display channel",
@@ -275,17 +293,52 @@ pub(crate) fn forward(shared: &WorkerShared, effect: &Effect) {
     match effect {
         Effect::None => {}
         Effect::Cursor => crate::cursor_channel::forward(shared),
-        _ => {
-            for rcc in shared.display_channel.clients() {
-                let result = with_io(&rcc, |io, _| match io.protocol_as::<DisplayProtocol>() {
-                    Some((p, out)) => p.apply(effect, out),
-                    None => Ok(()),
+        Effect::Damage(rect) => crate::display_streams::forward_damage(shared, *rect),
+        Effect::CopyBits { src_x, src_y, dest } => {
+            // A copy touching a stream ends it and goes out as an image.
+            let src = Rect::new(*src_x, *src_y, dest.width, dest.height);
+            let ended = {
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut ended = state.streams.end_intersecting(src);
+                ended.extend(state.streams.end_intersecting(*dest));
+                state.drop_encoders(&ended);
+                ended
+            };
+            if ended.is_empty() {
+                for_each_client(shared, |p, out| p.apply(effect, out));
+            } else {
+                for_each_client(shared, |p, out| {
+                    crate::display_streams::end(p, &ended, out)?;
+                    p.apply(&Effect::Damage(*dest), out)
                 });
-                if let Err(e) = result {
-                    red_info!("display channel client: {e}: disconnecting");
-                    crate::channel_client::disconnect_on_own_thread(&rcc);
-                }
             }
+        }
+        Effect::Resized { .. } => {
+            {
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                let ended = state.streams.end_all();
+                state.drop_encoders(&ended);
+            }
+            for_each_client(shared, |p, out| p.apply(effect, out));
+        }
+        Effect::StreamsEnded(_) => for_each_client(shared, |p, out| p.apply(effect, out)),
+    }
+}
+
+/// Runs `f` on every display channel client's protocol state and sends
+/// what it produced; a client whose connection fails is disconnected.
+pub(crate) fn for_each_client(
+    shared: &WorkerShared,
+    mut f: impl FnMut(&mut DisplayProtocol, &mut Outbox) -> Result<(), String>,
+) {
+    for rcc in shared.display_channel.clients() {
+        let result = with_io(&rcc, |io, _| match io.protocol_as::<DisplayProtocol>() {
+            Some((p, out)) => f(p, out),
+            None => Ok(()),
+        });
+        if let Err(e) = result {
+            red_info!("display channel client: {e}: disconnecting");
+            crate::channel_client::disconnect_on_own_thread(&rcc);
         }
     }
 }
@@ -299,11 +352,17 @@ pub(crate) fn connect(shared: &WorkerShared, linked: LinkedChannel) {
         common_caps,
         channel_caps,
         image_compression,
+        video_codecs,
     } = linked;
     if channel_type == channel::DISPLAY {
         let rcc: DisplayChannelClient =
             new_channel_client(shared.display_channel.upcast_ref(), &client);
-        let protocol = DisplayProtocol::new(shared.state.clone(), &channel_caps, image_compression);
+        let protocol = DisplayProtocol::new(
+            shared.state.clone(),
+            &channel_caps,
+            image_compression,
+            &video_codecs,
+        );
         attach(rcc.upcast_ref(), socket, &common_caps, Box::new(protocol));
     } else {
         let rcc: CursorChannelClient =

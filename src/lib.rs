@@ -20,6 +20,7 @@ pub mod cursor_channel;
 pub mod dispatcher;
 pub mod display;
 pub mod display_channel;
+pub mod display_streams;
 pub mod enums;
 pub mod error;
 pub mod i18n;

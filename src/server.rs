@@ -918,6 +918,8 @@ impl Server {
                     return;
                 };
                 let image_compression = *lock(&self.imp().image_compression);
+                let video_codecs =
+                    crate::display::encoder::parse_video_codecs(&lock(&self.imp().video_codecs));
                 worker.dispatch(
                     crate::worker::WorkerMessage::Connect(Box::new(crate::worker::LinkedChannel {
                         channel_type: mess.channel_type,
@@ -926,6 +928,7 @@ impl Server {
                         common_caps: mess.common_caps,
                         channel_caps: mess.channel_caps,
                         image_compression,
+                        video_codecs,
                     })),
                     false,
                 );

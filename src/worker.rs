@@ -51,6 +51,8 @@ pub struct LinkedChannel {
     pub common_caps: Caps,
     pub channel_caps: Caps,
     pub image_compression: crate::enums::ImageCompression,
+    /// The server's `video-codecs`, parsed.
+    pub video_codecs: Vec<crate::display::encoder::VideoCodec>,
 }
 
 /// What the worker thread and the channel code share.
@@ -163,6 +165,11 @@ impl Worker {
     /// Gives the worker the state and channels it runs (once).
     pub(crate) fn set_shared(&self, shared: WorkerShared) {
         let _ = self.imp().shared.set(shared);
+    }
+
+    /// The state and channels it runs.
+    pub(crate) fn shared(&self) -> Option<&WorkerShared> {
+        self.imp().shared.get()
     }
 
     /// The worker's core: its context and thread.
@@ -299,6 +306,7 @@ fn worker_thread(
     core.set_thread_id(crate::sys::current_thread_id());
     let main_loop = glib::MainLoop::new(Some(&context), false);
     let handler_loop = main_loop.clone();
+    let shared_for_tick = shared.clone();
     let _task = receiver.attach(move |message| {
         let flow = handle(&shared, message);
         if flow.is_break() {
@@ -306,11 +314,24 @@ fn worker_thread(
         }
         flow
     });
+    // Streams end when their updates stop: look ten times a second.
+    let tick_shared = shared_for_tick;
+    let ticker = glib::timeout_source_new(
+        std::time::Duration::from_millis(100),
+        None,
+        glib::Priority::DEFAULT,
+        move || {
+            crate::display_streams::expire(&tick_shared);
+            glib::ControlFlow::Continue
+        },
+    );
+    ticker.attach(Some(&context));
     red_debug!("{} running on thread {}", core.name(), core.thread_id());
     let _ = ready.send(());
     context
         .with_thread_default(|| main_loop.run())
         .unwrap_or_else(|_| red_critical!("{}: cannot run its loop", core.name()));
+    ticker.destroy();
     // Run what is still queued (sources of channel clients that went away).
     while context.iteration(false) {}
     drop(guard);

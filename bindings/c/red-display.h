@@ -50,6 +50,13 @@ G_DECLARE_FINAL_TYPE (RedDisplay, red_display, RED, DISPLAY, GObject)
  */
 
 /**
+ * RedDisplay:frames-encoded:
+ *
+ * Video frames encoded for this display's streams so far: one per frame
+ * and codec, however many clients receive it (for tests and benchmarks).
+ */
+
+/**
  * RedDisplay:worker:
  *
  * The #RedWorker running this display's channels.

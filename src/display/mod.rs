@@ -4,6 +4,7 @@
 //! `RedWorker` through its dispatcher; the display and cursor channels of
 //! the same id run there.
 
+pub mod encoder;
 pub mod region;
 pub mod state;
 pub mod stream;
@@ -79,6 +80,11 @@ pub mod imp {
                         .blurb("Height of the display in pixels")
                         .read_only()
                         .build(),
+                    glib::ParamSpecUInt64::builder("frames-encoded")
+                        .nick("Frames encoded")
+                        .blurb("Video frames encoded for this display's streams: once per frame and codec, however many clients watch")
+                        .read_only()
+                        .build(),
                     glib::ParamSpecObject::builder::<Worker>("worker")
                         .nick("Worker")
                         .blurb("The worker thread running this display's channels")
@@ -104,6 +110,18 @@ pub mod imp {
                 "width" => self.width.load(Ordering::SeqCst).to_value(),
                 "height" => self.height.load(Ordering::SeqCst).to_value(),
                 "worker" => self.worker.get().to_value(),
+                "frames-encoded" => self
+                    .worker
+                    .get()
+                    .and_then(|w| w.shared())
+                    .map(|s| {
+                        s.state
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .frames_encoded
+                    })
+                    .unwrap_or(0)
+                    .to_value(),
                 "display-channel" => self.display_channel.get().to_value(),
                 "cursor-channel" => self.cursor_channel.get().to_value(),
                 _ => unreachable!("GObject only reads registered properties"),

@@ -80,6 +80,8 @@ pub enum Effect {
     },
     /// The cursor changed.
     Cursor,
+    /// These streams ended (streaming switched off).
+    StreamsEnded(Vec<super::stream::Stream>),
 }
 
 /// The state a worker thread owns: the display channel's surface and the
@@ -89,6 +91,32 @@ pub struct DisplayState {
     pub surface: Surface,
     pub cursor: CursorState,
     pub streams: super::stream::StreamDetector,
+    /// One encoder per stream and codec, shared by every client that
+    /// receives that stream with that codec.
+    pub encoders: Vec<StreamEncoder>,
+    /// Video frames encoded (once per frame and codec, not per client).
+    pub frames_encoded: u64,
+}
+
+/// The encoder of one stream in one codec.
+pub struct StreamEncoder {
+    pub stream_id: u32,
+    pub codec: super::encoder::VideoCodec,
+    pub encoder: super::encoder::VideoEncoder,
+    keyframe_due: bool,
+}
+
+impl std::fmt::Debug for StreamEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StreamEncoder({}, {:?})", self.stream_id, self.codec)
+    }
+}
+
+/// An encoded frame and whether a decoder can start with it.
+#[derive(Clone)]
+pub struct EncodedFrame {
+    pub data: std::sync::Arc<Vec<u8>>,
+    pub keyframe: bool,
 }
 
 impl DisplayState {
@@ -97,7 +125,83 @@ impl DisplayState {
             surface: Surface::new(width, height),
             cursor: CursorState::default(),
             streams: Default::default(),
+            encoders: Vec::new(),
+            frames_encoded: 0,
         }
+    }
+
+    /// Encodes the current pixels of stream `id` with `codec` (making the
+    /// encoder on first use). `None` when that cannot be done.
+    pub fn encode_stream(
+        &mut self,
+        id: u32,
+        codec: super::encoder::VideoCodec,
+    ) -> Option<EncodedFrame> {
+        let rect = self.streams.stream(id)?.rect;
+        let pixels = self.surface.read(rect)?;
+        let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
+        let index = match self
+            .encoders
+            .iter()
+            .position(|e| e.stream_id == id && e.codec == codec)
+        {
+            Some(i) => i,
+            None => {
+                let encoder =
+                    super::encoder::VideoEncoder::new(codec, rect.width, rect.height, 30, 0)
+                        .map_err(|e| red_warning!("cannot encode {}: {e}", codec.name()))
+                        .ok()?;
+                self.encoders.push(StreamEncoder {
+                    stream_id: id,
+                    codec,
+                    encoder,
+                    keyframe_due: true,
+                });
+                self.encoders.len() - 1
+            }
+        };
+        let entry = &mut self.encoders[index];
+        let keyframe = entry.keyframe_due || codec == super::encoder::VideoCodec::Mjpeg;
+        if entry.keyframe_due {
+            entry.encoder.request_keyframe();
+            entry.keyframe_due = false;
+        }
+        let timestamp = (glib::monotonic_time() / 1000) as u64;
+        match entry
+            .encoder
+            .encode(&bytes, rect.width as usize * 4, timestamp)
+        {
+            Ok(Some(data)) => {
+                self.frames_encoded += 1;
+                Some(EncodedFrame {
+                    data: std::sync::Arc::new(data),
+                    keyframe,
+                })
+            }
+            Ok(None) => None,
+            Err(e) => {
+                red_warning!("{} encoder failed: {e}", codec.name());
+                None
+            }
+        }
+    }
+
+    /// The next frame of stream `id` in `codec` will be a keyframe (a new
+    /// client joined).
+    pub fn request_keyframe(&mut self, id: u32, codec: super::encoder::VideoCodec) {
+        for e in self
+            .encoders
+            .iter_mut()
+            .filter(|e| e.stream_id == id && e.codec == codec)
+        {
+            e.keyframe_due = true;
+        }
+    }
+
+    /// Forgets the encoders of streams that ended.
+    pub fn drop_encoders(&mut self, ended: &[super::stream::Stream]) {
+        self.encoders
+            .retain(|e| !ended.iter().any(|s| s.id == e.stream_id));
     }
 
     /// Applies one request and says what changed.
@@ -145,6 +249,11 @@ impl DisplayState {
             }
             DisplayRequest::ConfigureStreams(config) => {
                 self.streams.config = config;
+                if config.mode == crate::enums::StreamingVideo::Off {
+                    let ended = self.streams.end_all();
+                    self.drop_encoders(&ended);
+                    return Effect::StreamsEnded(ended);
+                }
                 Effect::None
             }
             DisplayRequest::Snapshot(reply) => {

@@ -85,6 +85,15 @@ impl StreamDetector {
         std::mem::take(&mut self.streams)
     }
 
+    /// Ends the streams that `rect` touches.
+    pub fn end_intersecting(&mut self, rect: Rect) -> Vec<Stream> {
+        let (gone, kept) = std::mem::take(&mut self.streams)
+            .into_iter()
+            .partition(|s| intersects(s.rect, rect));
+        self.streams = kept;
+        gone
+    }
+
     /// Streams whose updates stopped.
     pub fn expire(&mut self, now: Instant) -> Vec<Stream> {
         let timeout = self.config.timeout;
@@ -120,7 +129,8 @@ impl StreamDetector {
             _ => (self.config.start_frames.max(2), self.config.min_area),
         };
         let area = u64::from(rect.width) * u64::from(rect.height);
-        if area < u64::from(min_area) {
+        // Encoders work on 4:2:0 frames: even sizes only.
+        if area < u64::from(min_area) || rect.width % 2 == 1 || rect.height % 2 == 1 {
             return detection;
         }
         let max_gap = self.config.max_gap;
