@@ -66,6 +66,7 @@ pub(crate) fn end(
     for stream in ended {
         if let Some(i) = p.streams.iter().position(|(id, _)| *id == stream.id) {
             p.streams.remove(i);
+            red_debug!("stream {} ends after {} frames", stream.id, stream.frames);
             out.send(&StreamDestroy { id: stream.id })?;
         }
         p.pending.add(stream.rect);
@@ -146,6 +147,14 @@ pub(crate) fn forward_damage(shared: &WorkerShared, rect: Rect) {
                 p.pending.add(rect);
                 return Ok(());
             }
+            red_debug!(
+                "stream {id} ({}x{} at {},{}) starts on a client in {}",
+                rect.width,
+                rect.height,
+                rect.x,
+                rect.y,
+                codec.name()
+            );
             out.send(&StreamCreate {
                 surface_id: 0,
                 id,

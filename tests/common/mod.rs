@@ -1,0 +1,145 @@
+//! A minimal SPICE client of the tests' own, built from
+//! `redspice::protocol`, and a server running on its own thread.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use redspice::protocol::constants::cap;
+use redspice::protocol::link::{LinkHeader, LinkMess, LinkReply};
+use redspice::protocol::{Caps, HeaderKind};
+use rsa::pkcs8::DecodePublicKey;
+
+/// Runs a server on its own thread and main context.
+pub struct ServerThread {
+    pub port: u16,
+    stop: Option<glib::MainLoop>,
+    released: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// `setup` configures the server (on its thread) and returns what to do
+    /// every `period` while it runs.
+    pub fn start<F>(setup: F, period: Duration) -> ServerThread
+    where
+        F: FnOnce(&redspice::Server) -> Box<dyn FnMut() + Send> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (released, wait_released) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let context = glib::MainContext::new();
+            context
+                .with_thread_default(|| {
+                    let server: redspice::Server = glib::Object::builder()
+                        .property("main-context", &context)
+                        .build();
+                    let mut tick = setup(&server);
+                    server.start().unwrap();
+                    let main_loop = glib::MainLoop::new(Some(&context), false);
+                    // On this thread's context (g_timeout_add would use the
+                    // global default one).
+                    let drawing = glib::timeout_source_new(
+                        period,
+                        None,
+                        glib::Priority::DEFAULT,
+                        move || {
+                            tick();
+                            glib::ControlFlow::Continue
+                        },
+                    );
+                    drawing.attach(Some(&context));
+                    tx.send((server.port() as u16, main_loop.clone())).unwrap();
+                    main_loop.run();
+                    drawing.destroy();
+                    // The context must end on this thread: wait until the
+                    // test has let go of its main loop.
+                    let _ = wait_released.recv();
+                    server.stop();
+                    drop((server, main_loop));
+                })
+                .unwrap();
+        });
+        let (port, stop) = rx.recv().unwrap();
+        ServerThread {
+            port,
+            stop: Some(stop),
+            released,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.quit();
+        }
+        let _ = self.released.send(());
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+pub fn read_exact(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf)
+        .expect("server closed the connection");
+    buf
+}
+
+/// Links one channel; returns the socket after a successful link result.
+pub fn link(
+    port: u16,
+    connection_id: u32,
+    channel_type: u8,
+    channel_id: u8,
+    channel_caps: Caps,
+) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mess = LinkMess {
+        connection_id,
+        channel_type,
+        channel_id,
+        common_caps: Caps::with(&[
+            cap::common::PROTOCOL_AUTH_SELECTION,
+            cap::common::AUTH_SPICE,
+            cap::common::MINI_HEADER,
+        ]),
+        channel_caps,
+    };
+    s.write_all(&mess.encode_with_header().unwrap()).unwrap();
+    let header = LinkHeader::parse(&read_exact(&mut s, 16)).unwrap();
+    let reply = LinkReply::parse(&read_exact(&mut s, header.size as usize)).unwrap();
+    assert_eq!(reply.error, 0);
+    let key = rsa::RsaPublicKey::from_public_key_der(&reply.pub_key).unwrap();
+    let ticket = key
+        .encrypt(
+            &mut rand::thread_rng(),
+            rsa::Oaep::new::<sha1::Sha1>(),
+            b"\0",
+        )
+        .unwrap();
+    s.write_all(&1u32.to_le_bytes()).unwrap();
+    s.write_all(&ticket).unwrap();
+    assert_eq!(read_exact(&mut s, 4), [0, 0, 0, 0], "link refused");
+    s
+}
+
+/// Reads one mini-header message: (type, body).
+pub fn read_message(s: &mut TcpStream) -> (u16, Vec<u8>) {
+    let header = HeaderKind::Mini.parse(&read_exact(s, 6)).unwrap();
+    (header.msg_type, read_exact(s, header.size as usize))
+}
+
+pub fn send_message(s: &mut TcpStream, msg_type: u16, body: &[u8]) {
+    let mut out = Vec::new();
+    out.extend_from_slice(&msg_type.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(body);
+    s.write_all(&out).unwrap();
+}
