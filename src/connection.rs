@@ -264,9 +264,9 @@ pub(crate) fn attach(
     peer_common_caps: &Caps,
     protocol: Box<dyn ChannelProtocol>,
 ) {
-    let channel = rcc
-        .channel()
-        .expect("linked channel clients have a channel");
+    let Some(channel) = rcc.channel() else {
+        return;
+    };
     let channel_type = channel.channel_type().into_glib() as u8;
     let mut io = ChannelIo {
         socket,

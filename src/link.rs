@@ -176,8 +176,11 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                         format!("no channel {}:{}", mess.channel_type, mess.channel_id),
                     ));
                 }
+                let key = server
+                    .ticket_key()
+                    .map_err(|e| fail(Reply::Error(link_err::ERROR), e.message().to_string()))?;
                 let reply = LinkReply::ok(
-                    *server.ticket_key().public_der(),
+                    *key.public_der(),
                     server_common_caps(),
                     server_channel_caps(mess.channel_type),
                 );

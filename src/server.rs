@@ -588,11 +588,7 @@ impl Server {
         if self.imp().tls_port.load(Ordering::SeqCst) >= 0 {
             return Err(RedError::InvalidArgument.error(gettext("TLS is not supported yet")));
         }
-        if self.imp().ticket_key.get().is_none() {
-            let key = crate::ticket::TicketKey::generate()
-                .map_err(|e| RedError::Failed.error(format!("RSA: {e}")))?;
-            let _ = self.imp().ticket_key.set(key);
-        }
+        self.ticket_key()?;
         let address = lock(&self.imp().address).clone();
         let ip: std::net::IpAddr = address.parse().map_err(|_| {
             RedError::InvalidArgument.error(gettext("The address is not an IP address"))
@@ -751,6 +747,7 @@ impl Server {
             .map_err(|_| invalid())?;
         let socket = socket2::Socket::from(fd);
         socket.set_nonblocking(true).map_err(|_| invalid())?;
+        self.ticket_key()?;
         self.handle_connection(socket);
         Ok(())
     }
@@ -779,12 +776,15 @@ impl Server {
         self.imp().pending_links.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// The RSA key of the link stage (made by `start()`, or here for
-    /// connections handed over before it).
-    pub(crate) fn ticket_key(&self) -> &crate::ticket::TicketKey {
-        self.imp().ticket_key.get_or_init(|| {
-            crate::ticket::TicketKey::generate().unwrap_or_else(|e| panic!("RSA key: {e}"))
-        })
+    /// The RSA key of the link stage, made on first use (by `start()`,
+    /// or by the first handed-over connection).
+    pub(crate) fn ticket_key(&self) -> Result<&crate::ticket::TicketKey, glib::Error> {
+        if let Some(key) = self.imp().ticket_key.get() {
+            return Ok(key);
+        }
+        let key = crate::ticket::TicketKey::generate()
+            .map_err(|e| RedError::Failed.error(format!("RSA: {e}")))?;
+        Ok(self.imp().ticket_key.get_or_init(|| key))
     }
 
     /// The keyboard lock state (SPICE's modifier flags) the guest shows.
@@ -835,7 +835,10 @@ impl Server {
     /// Decides a link once the ticket is in: SPICE's link error code.
     pub(crate) fn check_link(&self, mess: &crate::protocol::LinkMess, ciphertext: &[u8]) -> u32 {
         use crate::protocol::constants::{channel, link_err};
-        let plaintext = self.ticket_key().decrypt(ciphertext);
+        let Ok(key) = self.ticket_key() else {
+            return link_err::ERROR;
+        };
+        let plaintext = key.decrypt(ciphertext);
         let accepted = match *lock(&self.imp().auth) {
             // spice-server with ticketing off accepts any ticket too.
             AuthMode::None => true,
