@@ -191,3 +191,29 @@ def test_churn_leaves_no_object_fd_or_thread_behind(served):
     gc.collect()
     assert iterate_until(lambda: len(os.listdir("/proc/self/fd")) <= fds, timeout=10)
     assert len(os.listdir("/proc/self/task")) <= tasks
+
+
+def test_gobject_weak_references_see_every_object_of_a_client_finalized(served):
+    """The same, with GObject weak references instead of the counts."""
+    server, display = served
+    client = Client(server.props.port)
+    client.wait_open()
+    assert iterate_until(lambda: live("RedCursorChannelClient") == 1)
+    finalized = []
+    red_client = server.get_clients()[0]
+    refs = [red_client.weak_ref(finalized.append, "RedClient")]
+    for rcc in red_client.get_channel_clients():
+        refs.append(rcc.weak_ref(finalized.append, type(rcc).__name__))
+    channels = [server.get_main_channel(), server.get_inputs_channel(),
+                display.get_display_channel(), display.get_cursor_channel()]
+    channel_refs = [ch.weak_ref(finalized.append, type(ch).__name__) for ch in channels]
+    del red_client, rcc
+    gc.collect()
+    assert finalized == []
+    client.close()
+    assert iterate_until(lambda: sorted(finalized) == sorted([
+        "RedClient", "MainChannelClient", "InputsChannelClient",
+        "DisplayChannelClient", "CursorChannelClient"])), finalized
+    # The channels live on.
+    assert all(r() is not None for r in channel_refs)
+    del refs, channels
