@@ -49,6 +49,8 @@ pub(crate) struct DisplayProtocol {
     pub(crate) streams: Vec<(u32, VideoCodec)>,
     /// Stream frames not sent because the client was behind.
     pub(crate) frames_dropped: u64,
+    /// Whether the client sends STREAM_REPORTs when asked.
+    pub(crate) reports: bool,
     /// The surface size the client has.
     surface: Option<(u32, u32)>,
     /// A MARK is due once the first full image is out.
@@ -68,6 +70,7 @@ impl DisplayProtocol {
             codecs: crate::display_streams::client_codecs(channel_caps, server_codecs),
             streams: Vec::new(),
             frames_dropped: 0,
+            reports: channel_caps.has(cap::display::STREAM_REPORT),
             state,
             pending: Region::new(),
             surface: None,
@@ -236,15 +239,58 @@ impl ChannelProtocol for DisplayProtocol {
         &mut self,
         _rcc: &ChannelClient,
         message: ClientMessage<'_>,
-        _out: &mut Outbox,
+        out: &mut Outbox,
     ) -> Result<(), String> {
         match message {
+            // "I cannot decode this stream": images for this client instead.
+            ClientMessage::Display(DisplayClientMessage::StreamReport {
+                stream_id,
+                num_frames: 0,
+                num_drops: u32::MAX,
+                ..
+            }) => {
+                if let Some((_, codec)) = self.streams.iter().find(|(id, _)| *id == stream_id) {
+                    let codec = *codec;
+                    red_info!("a client cannot decode {}: sending it images", codec.name());
+                    self.codecs.retain(|c| *c != codec);
+                    let stream = self
+                        .state
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .streams
+                        .stream(stream_id)
+                        .cloned();
+                    if let Some(stream) = stream {
+                        crate::display_streams::end(self, &[stream], out)?;
+                    }
+                }
+                Ok(())
+            }
             ClientMessage::Display(DisplayClientMessage::PreferredCompression {
                 image_compression,
             }) => {
                 // OFF keeps bitmaps; anything else may use LZ4 if offered.
                 if image_compression == crate::protocol::constants::image_compression::OFF {
                     self.lz4 = false;
+                }
+                Ok(())
+            }
+            ClientMessage::Display(DisplayClientMessage::StreamReport {
+                stream_id,
+                num_frames,
+                num_drops,
+                last_frame_delay,
+                ..
+            }) => {
+                if let Some((_, codec)) = self.streams.iter().find(|(id, _)| *id == stream_id) {
+                    let bitrate = self
+                        .state
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .adapt_bitrate(stream_id, *codec, num_frames, num_drops, last_frame_delay);
+                    red_debug!(
+                        "stream {stream_id}: {num_frames} frames, {num_drops} dropped, delay {last_frame_delay} ms: bitrate {bitrate:?}"
+                    );
                 }
                 Ok(())
             }

@@ -13,7 +13,13 @@ use crate::display::stream::Stream;
 use crate::display::surface::Rect;
 use crate::display_channel::{for_each_client, DisplayProtocol};
 use crate::protocol::constants::{cap, stream_flags};
-use crate::protocol::display_messages::{StreamCreate, StreamData, StreamDestroy};
+use crate::protocol::display_messages::{
+    StreamActivateReport, StreamCreate, StreamData, StreamDestroy,
+};
+
+/// Frames per STREAM_REPORT and the longest wait for one (spice-server's).
+const REPORT_WINDOW: u32 = 5;
+const REPORT_TIMEOUT_MS: u32 = 1000;
 use crate::protocol::{Caps, Clip};
 use crate::worker::WorkerShared;
 
@@ -169,6 +175,15 @@ pub(crate) fn forward_damage(shared: &WorkerShared, rect: Rect) {
                 clip: Clip::None,
             })?;
             p.streams.push((id, codec));
+            if p.reports {
+                // Ask for playback reports: the bitrate follows them.
+                out.send(&StreamActivateReport {
+                    stream_id: id,
+                    unique_id: id,
+                    max_window_size: REPORT_WINDOW,
+                    timeout_ms: REPORT_TIMEOUT_MS,
+                })?;
+            }
             // The stream carries this area from now on.
             p.pending.subtract(rect);
         }

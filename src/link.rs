@@ -300,6 +300,8 @@ fn server_channel_caps(channel_type: u8) -> Caps {
         channel::DISPLAY => Caps::with(&[
             cap::display::MONITORS_CONFIG,
             cap::display::PREF_COMPRESSION,
+            cap::display::PREF_VIDEO_CODEC_TYPE,
+            cap::display::STREAM_REPORT,
         ]),
         channel::INPUTS => Caps::with(&[cap::inputs::KEY_SCANCODE]),
         _ => Caps::new(),

@@ -69,3 +69,90 @@ fn stream_frames_are_stamped_with_the_servers_multimedia_time() {
         }
     }
 }
+
+/// Frames of noise, so a lower bitrate shows in smaller frames.
+fn noise_frames() -> Vec<glib::Bytes> {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    (0..4)
+        .map(|_| {
+            let bytes: Vec<u8> = (0..256 * 192 * 4)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    (seed >> 24) as u8
+                })
+                .collect();
+            glib::Bytes::from_owned(bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn stream_reports_with_dropped_frames_lower_the_bitrate() {
+    let server = ServerThread::start(
+        |server| {
+            server.set_property("stream-start-frames", 3u32);
+            server.set_property("video-codecs", "gstreamer:mjpeg");
+            let display = server.add_display(320, 240).unwrap();
+            let frames = noise_frames();
+            let mut n = 0;
+            Box::new(move || {
+                n += 1;
+                let frame = &frames[n % frames.len()];
+                display.draw(32, 24, 256, 192, frame, 256 * 4).unwrap();
+            })
+        },
+        Duration::from_millis(FRAME_INTERVAL_MS as u64),
+    );
+    let mut main = link(server.port, 0, channel::MAIN, 0, Caps::new());
+    let (_, body) = read_message(&mut main);
+    let session_id = u32::from_le_bytes(body[..4].try_into().unwrap());
+    send_message(&mut main, msgc::main::ATTACH_CHANNELS, &[]);
+    let caps = Caps::with(&[
+        cap::display::MULTI_CODEC,
+        cap::display::CODEC_MJPEG,
+        cap::display::STREAM_REPORT,
+    ]);
+    let mut display = link(server.port, session_id, channel::DISPLAY, 0, caps);
+    let mut activated = None;
+    let mut sizes = Vec::new();
+    let mut received = 0;
+    while sizes.len() < 60 {
+        let (msg_type, body) = read_message(&mut display);
+        received += 1;
+        if received % 10 == 0 {
+            send_message(&mut display, msgc::common::ACK, &[]);
+        }
+        match msg_type {
+            msg::common::SET_ACK => send_message(&mut display, msgc::common::ACK_SYNC, &body[..4]),
+            msg::display::STREAM_ACTIVATE_REPORT => {
+                activated = Some(u32::from_le_bytes(body[..4].try_into().unwrap()))
+            }
+            msg::display::STREAM_DATA => {
+                sizes.push(body.len());
+                // After the first ten frames, report heavy drops every 5.
+                if let (Some(id), true) = (activated, sizes.len() > 10 && sizes.len() % 5 == 0) {
+                    let mut report = Vec::new();
+                    for v in [id, id, 0, 0, 5, 3] {
+                        report.extend_from_slice(&v.to_le_bytes());
+                    }
+                    report.extend_from_slice(&(-50i32).to_le_bytes());
+                    report.extend_from_slice(&u32::MAX.to_le_bytes());
+                    send_message(&mut display, msgc::display::STREAM_REPORT, &report);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        activated.is_some(),
+        "the server never activated stream reports"
+    );
+    let first: usize = sizes[..10].iter().sum();
+    let last: usize = sizes[50..].iter().sum();
+    assert!(
+        last * 2 < first,
+        "frames did not shrink: first ten {first} bytes, last ten {last} bytes"
+    );
+}

@@ -104,6 +104,7 @@ pub struct StreamEncoder {
     pub codec: super::encoder::VideoCodec,
     pub encoder: super::encoder::VideoEncoder,
     keyframe_due: bool,
+    default_bitrate: u64,
 }
 
 impl std::fmt::Debug for StreamEncoder {
@@ -154,6 +155,7 @@ impl DisplayState {
                 self.encoders.push(StreamEncoder {
                     stream_id: id,
                     codec,
+                    default_bitrate: encoder.bitrate(),
                     encoder,
                     keyframe_due: true,
                 });
@@ -196,6 +198,38 @@ impl DisplayState {
         {
             e.keyframe_due = true;
         }
+    }
+
+    /// Adapts the bitrate of stream `id` in `codec` to a client's report:
+    /// dropped or late frames lower it by a quarter, smooth playback
+    /// raises it by a tenth, within 1/8 and 2 times the encoder's default.
+    /// Clients of one codec share the encoder, so the slowest one sets it.
+    pub fn adapt_bitrate(
+        &mut self,
+        id: u32,
+        codec: super::encoder::VideoCodec,
+        frames: u32,
+        drops: u32,
+        last_delay_ms: i32,
+    ) -> Option<u64> {
+        let entry = self
+            .encoders
+            .iter_mut()
+            .find(|e| e.stream_id == id && e.codec == codec)?;
+        let default = entry.default_bitrate;
+        let now = entry.encoder.bitrate();
+        let next = if drops > 0 || last_delay_ms < 0 {
+            now * 3 / 4
+        } else if frames > 0 {
+            now + now / 10
+        } else {
+            now
+        };
+        let next = next.clamp(default / 8, default * 2);
+        if next != now {
+            entry.encoder.set_bitrate(next);
+        }
+        Some(next)
     }
 
     /// Forgets the encoders of streams that ended.
