@@ -158,11 +158,11 @@ impl DisplayProtocol {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state.surface.read(rect)
         };
-        let Some(pixels) = pixels else {
+        let Some(bytes) = pixels else {
             // Outside the surface (a resize raced it): nothing to send.
             return Ok(true);
         };
-        if let Some(color) = solid_color(&pixels) {
+        if let Some(color) = solid_color(&bytes) {
             out.send(&DrawFill {
                 base: base(rect),
                 brush: Brush::Solid(color),
@@ -170,7 +170,6 @@ impl DisplayProtocol {
             })?;
             return Ok(true);
         }
-        let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
         let lz4_payload;
         let data = if self.lz4 {
             let block = lz4_flex::block::compress(&bytes);
@@ -216,13 +215,13 @@ fn base(rect: Rect) -> DisplayBase<'static> {
     }
 }
 
-/// The colour of a block of one colour.
-fn solid_color(pixels: &[u32]) -> Option<u32> {
-    let first = *pixels.first()?;
-    pixels
-        .iter()
-        .all(|p| (p ^ first) & 0x00ff_ffff == 0)
-        .then_some(first & 0x00ff_ffff)
+/// The colour (0xRRGGBB) of a block of x8r8g8b8 pixels of one colour.
+fn solid_color(bytes: &[u8]) -> Option<u32> {
+    let first = bytes.get(..3)?;
+    bytes
+        .chunks_exact(4)
+        .all(|p| &p[..3] == first)
+        .then(|| u32::from_le_bytes([first[0], first[1], first[2], 0]))
 }
 
 impl ChannelProtocol for DisplayProtocol {

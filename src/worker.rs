@@ -59,9 +59,16 @@ pub struct LinkedChannel {
 #[derive(Clone)]
 pub(crate) struct WorkerShared {
     pub state: Arc<Mutex<DisplayState>>,
+    /// Video frames encoded (the state's counter, readable without it).
+    pub frames_encoded: Arc<std::sync::atomic::AtomicU64>,
+    /// Bytes of drawing requests sent and not yet handled.
+    pub backlog: Arc<std::sync::atomic::AtomicUsize>,
     pub display_channel: DisplayChannel,
     pub cursor_channel: CursorChannel,
 }
+
+/// Drawing bytes the worker may be behind before drawing calls wait.
+pub const MAX_BACKLOG: usize = 64 << 20;
 
 struct Running {
     dispatcher: Dispatcher<WorkerMessage>,
@@ -199,6 +206,8 @@ impl Worker {
         if running.is_some() {
             return Ok(());
         }
+        // Requests lost with an earlier thread no longer count.
+        shared.backlog.store(0, Ordering::SeqCst);
         let core = self.core().clone();
         let (dispatcher, receiver) = Dispatcher::new("worker", core.context());
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
@@ -246,8 +255,17 @@ impl Worker {
     }
 
     /// Sends `message` to the worker thread, or handles it here when the
-    /// thread is stopped. `wait` waits for the handler.
+    /// thread is stopped. `wait` waits for the handler; so does a drawing
+    /// request while the worker is behind by more than `MAX_BACKLOG`
+    /// bytes, which keeps an application that draws faster than the
+    /// worker works from queueing without bound.
     pub(crate) fn dispatch(&self, message: WorkerMessage, wait: bool) {
+        let mut wait = wait;
+        if let (WorkerMessage::Display(request), Some(shared)) = (&message, self.shared()) {
+            let weight = request.weight();
+            let before = shared.backlog.fetch_add(weight, Ordering::SeqCst);
+            wait |= before + weight > MAX_BACKLOG;
+        }
         let dispatcher = self
             .imp()
             .running
@@ -275,6 +293,7 @@ impl Worker {
 fn handle(shared: &WorkerShared, message: WorkerMessage) -> ControlFlow<()> {
     match message {
         WorkerMessage::Display(request) => {
+            shared.backlog.fetch_sub(request.weight(), Ordering::SeqCst);
             let effect = shared
                 .state
                 .lock()

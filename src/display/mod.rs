@@ -114,12 +114,7 @@ pub mod imp {
                     .worker
                     .get()
                     .and_then(|w| w.shared())
-                    .map(|s| {
-                        s.state
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .frames_encoded
-                    })
+                    .map(|s| s.frames_encoded.load(std::sync::atomic::Ordering::Relaxed))
                     .unwrap_or(0)
                     .to_value(),
                 "display-channel" => self.display_channel.get().to_value(),
@@ -184,8 +179,11 @@ impl Display {
             main_dispatcher,
             dispatch(),
         );
+        let state = DisplayState::new(width, height);
         worker.set_shared(WorkerShared {
-            state: Arc::new(Mutex::new(DisplayState::new(width, height))),
+            frames_encoded: state.frames_encoded.clone(),
+            backlog: Default::default(),
+            state: Arc::new(Mutex::new(state)),
             display_channel: display_channel.clone(),
             cursor_channel: cursor_channel.clone(),
         });

@@ -84,6 +84,16 @@ pub enum Effect {
     StreamsEnded(Vec<super::stream::Stream>),
 }
 
+impl DisplayRequest {
+    /// What the request weighs in the worker's backlog (bytes).
+    pub fn weight(&self) -> usize {
+        match self {
+            DisplayRequest::Draw { pixels, .. } => pixels.len().max(64),
+            _ => 64,
+        }
+    }
+}
+
 /// The state a worker thread owns: the display channel's surface and the
 /// cursor channel's cursor.
 #[derive(Debug)]
@@ -94,8 +104,9 @@ pub struct DisplayState {
     /// One encoder per stream and codec, shared by every client that
     /// receives that stream with that codec.
     pub encoders: Vec<StreamEncoder>,
-    /// Video frames encoded (once per frame and codec, not per client).
-    pub frames_encoded: u64,
+    /// Video frames encoded (once per frame and codec, not per client);
+    /// shared so it can be read without waiting for the worker.
+    pub frames_encoded: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The encoder of one stream in one codec.
@@ -127,7 +138,7 @@ impl DisplayState {
             cursor: CursorState::default(),
             streams: Default::default(),
             encoders: Vec::new(),
-            frames_encoded: 0,
+            frames_encoded: Default::default(),
         }
     }
 
@@ -139,8 +150,7 @@ impl DisplayState {
         codec: super::encoder::VideoCodec,
     ) -> Option<EncodedFrame> {
         let rect = self.streams.stream(id)?.rect;
-        let pixels = self.surface.read(rect)?;
-        let bytes: Vec<u8> = pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
+        let bytes = self.surface.read(rect)?;
         let index = match self
             .encoders
             .iter()
@@ -174,7 +184,8 @@ impl DisplayState {
             .encode(&bytes, rect.width as usize * 4, timestamp)
         {
             Ok(Some(data)) => {
-                self.frames_encoded += 1;
+                self.frames_encoded
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Some(EncodedFrame {
                     data: std::sync::Arc::new(data),
                     keyframe,
@@ -294,7 +305,7 @@ impl DisplayState {
                 let _ = reply.send((
                     self.surface.width(),
                     self.surface.height(),
-                    self.surface.to_bytes(),
+                    self.surface.bytes().to_vec(),
                 ));
                 Effect::None
             }

@@ -38,12 +38,13 @@ impl Rect {
     }
 }
 
-/// The pixels of one surface, rows packed (stride = width * 4).
+/// The pixels of one surface, rows packed (stride = width * 4), kept as
+/// bytes so every update is a row copy, with no per-pixel work.
 #[derive(Debug, Clone)]
 pub struct Surface {
     width: u32,
     height: u32,
-    pixels: Vec<u32>,
+    pixels: Vec<u8>,
 }
 
 impl Surface {
@@ -52,7 +53,7 @@ impl Surface {
         Surface {
             width,
             height,
-            pixels: vec![0; width as usize * height as usize],
+            pixels: vec![0; width as usize * height as usize * 4],
         }
     }
 
@@ -64,9 +65,13 @@ impl Surface {
         self.height
     }
 
+    fn stride(&self) -> usize {
+        self.width as usize * 4
+    }
+
     /// The pixels as bytes (native byte order), rows of `width * 4` bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.pixels.iter().flat_map(|p| p.to_ne_bytes()).collect()
+    pub fn bytes(&self) -> &[u8] {
+        &self.pixels
     }
 
     /// One pixel, for tests.
@@ -74,20 +79,21 @@ impl Surface {
         if x >= self.width || y >= self.height {
             return None;
         }
-        self.pixels
-            .get(y as usize * self.width as usize + x as usize)
-            .copied()
+        let at = y as usize * self.stride() + x as usize * 4;
+        let p = self.pixels.get(at..at + 4)?;
+        Some(u32::from_ne_bytes([p[0], p[1], p[2], p[3]]))
     }
 
-    /// The pixels of `rect`, rows packed; `None` unless it lies inside.
-    pub fn read(&self, rect: Rect) -> Option<Vec<u32>> {
+    /// The bytes of `rect`, rows packed; `None` unless it lies inside.
+    pub fn read(&self, rect: Rect) -> Option<Vec<u8>> {
         if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
             return None;
         }
-        let mut out = Vec::with_capacity(rect.width as usize * rect.height as usize);
-        for row in 0..rect.height as usize {
-            let start = (rect.y as usize + row) * self.width as usize + rect.x as usize;
-            out.extend_from_slice(&self.pixels[start..start + rect.width as usize]);
+        let row = rect.width as usize * 4;
+        let mut out = Vec::with_capacity(row * rect.height as usize);
+        for y in 0..rect.height as usize {
+            let start = (rect.y as usize + y) * self.stride() + rect.x as usize * 4;
+            out.extend_from_slice(&self.pixels[start..start + row]);
         }
         Some(out)
     }
@@ -103,19 +109,15 @@ impl Surface {
         // Offsets of the clipped area inside the source rectangle.
         let dx = (clipped.x - rect.x) as usize;
         let dy = (clipped.y - rect.y) as usize;
-        let w = clipped.width as usize;
-        for row in 0..clipped.height as usize {
-            let start = (dy + row) * stride + dx * 4;
-            let Some(line) = src.get(start..start + w * 4) else {
+        let row = clipped.width as usize * 4;
+        let surface_stride = self.stride();
+        for y in 0..clipped.height as usize {
+            let start = (dy + y) * stride + dx * 4;
+            let Some(line) = src.get(start..start + row) else {
                 break;
             };
-            let dest = (clipped.y as usize + row) * self.width as usize + clipped.x as usize;
-            for (d, s) in self.pixels[dest..dest + w]
-                .iter_mut()
-                .zip(line.chunks_exact(4))
-            {
-                *d = u32::from_ne_bytes([s[0], s[1], s[2], s[3]]);
-            }
+            let dest = (clipped.y as usize + y) * surface_stride + clipped.x as usize * 4;
+            self.pixels[dest..dest + row].copy_from_slice(line);
         }
         clipped
     }
@@ -123,9 +125,16 @@ impl Surface {
     /// Fills `rect` (clipped) with `color` (0xXXRRGGBB).
     pub fn fill(&mut self, rect: Rect, color: u32) -> Rect {
         let clipped = rect.clip_to(self.width, self.height);
-        for row in 0..clipped.height as usize {
-            let dest = (clipped.y as usize + row) * self.width as usize + clipped.x as usize;
-            self.pixels[dest..dest + clipped.width as usize].fill(color);
+        if clipped.is_empty() {
+            return clipped;
+        }
+        let line: Vec<u8> = std::iter::repeat_n(color.to_ne_bytes(), clipped.width as usize)
+            .flatten()
+            .collect();
+        let stride = self.stride();
+        for y in 0..clipped.height as usize {
+            let dest = (clipped.y as usize + y) * stride + clipped.x as usize * 4;
+            self.pixels[dest..dest + line.len()].copy_from_slice(&line);
         }
         clipped
     }
@@ -138,7 +147,7 @@ impl Surface {
         let src_c = src.clip_to(sw, sh);
         // Shift the destination by what clipping removed from the source,
         // then clip the destination and shrink the source to match.
-        let mut dest = Rect::new(
+        let dest = Rect::new(
             dest_x.saturating_add(src_c.x - src.x),
             dest_y.saturating_add(src_c.y - src.y),
             src_c.width,
@@ -148,32 +157,32 @@ impl Surface {
         if dest_c.is_empty() {
             return dest_c;
         }
-        let sx = src_c.x + (dest_c.x - dest.x);
-        let sy = src_c.y + (dest_c.y - dest.y);
-        dest = dest_c;
-        let w = dest.width as usize;
-        let stride = sw as usize;
-        let rows: Box<dyn Iterator<Item = usize>> = if dest.y > sy {
-            Box::new((0..dest.height as usize).rev())
-        } else {
-            Box::new(0..dest.height as usize)
+        let sx = (src_c.x + (dest_c.x - dest.x)) as usize;
+        let sy = (src_c.y + (dest_c.y - dest.y)) as usize;
+        let row = dest_c.width as usize * 4;
+        let stride = self.stride();
+        let mut copy_row = |y: usize| {
+            let from = (sy + y) * stride + sx * 4;
+            let to = (dest_c.y as usize + y) * stride + dest_c.x as usize * 4;
+            self.pixels.copy_within(from..from + row, to);
         };
-        for row in rows {
-            let from = (sy as usize + row) * stride + sx as usize;
-            let to = (dest.y as usize + row) * stride + dest.x as usize;
-            self.pixels.copy_within(from..from + w, to);
+        // Rows in the order that does not overwrite rows still to be read.
+        if dest_c.y as usize > sy {
+            (0..dest_c.height as usize).rev().for_each(&mut copy_row);
+        } else {
+            (0..dest_c.height as usize).for_each(&mut copy_row);
         }
-        dest
+        dest_c
     }
 
     /// A new size; the kept area keeps its pixels, new area is black.
     pub fn resize(&mut self, width: u32, height: u32) {
         let mut next = Surface::new(width, height);
-        let w = self.width.min(width) as usize;
-        for row in 0..self.height.min(height) as usize {
-            let from = row * self.width as usize;
-            let to = row * width as usize;
-            next.pixels[to..to + w].copy_from_slice(&self.pixels[from..from + w]);
+        let row = self.width.min(width) as usize * 4;
+        for y in 0..self.height.min(height) as usize {
+            let from = y * self.stride();
+            let to = y * next.stride();
+            next.pixels[to..to + row].copy_from_slice(&self.pixels[from..from + row]);
         }
         *self = next;
     }
