@@ -26,9 +26,12 @@ def test_handed_over_sockets_link_and_show_the_display():
 
     def hand_over(channel, with_tls):
         ours, theirs = socket.socketpair()
-        keep.append((ours, theirs))
-        server.add_client_socket(Gio.Socket.new_from_fd(ours.fileno()))
-        assert Spice.Channel.open_fd(channel, theirs.fileno())
+        # Each end gets exactly one owner: the GSocket (whose descriptor the
+        # server duplicates) and spice-gtk, which closes its end itself.
+        gsocket = Gio.Socket.new_from_fd(ours.detach())
+        keep.append(gsocket)
+        server.add_client_socket(gsocket)
+        assert Spice.Channel.open_fd(channel, theirs.detach())
 
     def new_channel(session, channel):
         GObject.Object.connect(channel, "open-fd", hand_over)
