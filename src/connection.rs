@@ -295,15 +295,13 @@ pub(crate) fn attach(
         },
     );
     let weak = rcc.downgrade();
-    let ping_source =
-        glib::timeout_source_new(PING_INTERVAL, None, glib::Priority::DEFAULT, move || {
-            let Some(rcc) = weak.upgrade() else {
-                return glib::ControlFlow::Break;
-            };
-            let result = with_io(&rcc, |io, _| io.out.send_ping());
-            finish(&rcc, result)
-        });
-    ping_source.attach(Some(channel.core().context()));
+    let ping_source = channel.core().timeout_add(PING_INTERVAL, move || {
+        let Some(rcc) = weak.upgrade() else {
+            return glib::ControlFlow::Break;
+        };
+        let result = with_io(&rcc, |io, _| io.out.send_ping());
+        finish(&rcc, result)
+    });
     {
         let mut sources = rcc.imp().sources.lock().unwrap_or_else(|e| e.into_inner());
         sources.push(read_source);

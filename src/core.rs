@@ -73,17 +73,8 @@ impl Core {
         false
     }
 
-    /// Adds a timer on this core.
-    pub fn timeout_add<F>(&self, interval: std::time::Duration, func: F) -> glib::SourceId
-    where
-        F: FnMut() -> glib::ControlFlow + Send + 'static,
-    {
-        let source = glib::timeout_source_new(interval, None, glib::Priority::DEFAULT, func);
-        source.attach(Some(&self.0.context))
-    }
-
     /// Adds a timer on this core and returns its source, to destroy it early.
-    pub fn timeout_add_source<F>(&self, interval: std::time::Duration, func: F) -> glib::Source
+    pub fn timeout_add<F>(&self, interval: std::time::Duration, func: F) -> glib::Source
     where
         F: FnMut() -> glib::ControlFlow + Send + 'static,
     {

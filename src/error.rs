@@ -1,7 +1,5 @@
 //! The `RedError` GError domain.
 
-use crate::i18n::gettext;
-
 /// Errors the library reports through `GError`.
 #[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum, glib::ErrorDomain)]
 #[enum_type(name = "RedError")]
@@ -29,13 +27,8 @@ pub enum RedError {
 }
 
 impl RedError {
-    /// A `glib::Error` of this code with a translated message.
+    /// A `glib::Error` of this code; callers pass translated text.
     pub fn error(self, message: impl AsRef<str>) -> glib::Error {
         glib::Error::new(self, message.as_ref())
     }
-}
-
-/// The translated "not running" message, shared by several entry points.
-pub fn not_running() -> glib::Error {
-    RedError::NotRunning.error(gettext("The server is not running"))
 }

@@ -97,14 +97,12 @@ pub(crate) fn start(server: &Server, socket: socket2::Socket, peer: String) {
     );
     let weak = server.downgrade();
     let p = pending.clone();
-    let timeout = server
-        .main_core()
-        .timeout_add_source(LINK_TIMEOUT, move || {
-            if let Some(server) = weak.upgrade() {
-                finish(&server, &p, Err(fail(Reply::Close, "link stage timed out")));
-            }
-            glib::ControlFlow::Break
-        });
+    let timeout = server.main_core().timeout_add(LINK_TIMEOUT, move || {
+        if let Some(server) = weak.upgrade() {
+            finish(&server, &p, Err(fail(Reply::Close, "link stage timed out")));
+        }
+        glib::ControlFlow::Break
+    });
     let mut guard = pending.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = guard.as_mut() {
         p.sources.push(read);
