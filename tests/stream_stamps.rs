@@ -137,7 +137,7 @@ fn stream_reports_with_dropped_frames_lower_the_bitrate() {
                     for v in [id, id, 0, 0, 5, 3] {
                         report.extend_from_slice(&v.to_le_bytes());
                     }
-                    report.extend_from_slice(&(-50i32).to_le_bytes());
+                    report.extend_from_slice(&(-500i32).to_le_bytes());
                     report.extend_from_slice(&u32::MAX.to_le_bytes());
                     send_message(&mut display, msgc::display::STREAM_REPORT, &report);
                 }

@@ -212,9 +212,11 @@ impl DisplayState {
     }
 
     /// Adapts the bitrate of stream `id` in `codec` to a client's report:
-    /// dropped or late frames lower it by a quarter, smooth playback
-    /// raises it by a tenth, within 1/8 and 2 times the encoder's default.
-    /// Clients of one codec share the encoder, so the slowest one sets it.
+    /// dropped frames, or frames shown more than 200 ms late, lower it by a
+    /// quarter; smooth playback raises it by a tenth; within 1/4 and 2 times
+    /// the encoder's default. Frames are stamped "now", so a few ms of
+    /// lateness is just transit. Clients of one codec share the encoder, so
+    /// the slowest one sets it.
     pub fn adapt_bitrate(
         &mut self,
         id: u32,
@@ -229,14 +231,14 @@ impl DisplayState {
             .find(|e| e.stream_id == id && e.codec == codec)?;
         let default = entry.default_bitrate;
         let now = entry.encoder.bitrate();
-        let next = if drops > 0 || last_delay_ms < 0 {
+        let next = if drops > 0 || last_delay_ms < -200 {
             now * 3 / 4
         } else if frames > 0 {
             now + now / 10
         } else {
             now
         };
-        let next = next.clamp(default / 8, default * 2);
+        let next = next.clamp(default / 4, default * 2);
         if next != now {
             entry.encoder.set_bitrate(next);
         }

@@ -75,12 +75,13 @@ def frame_pixels(n):
     for y in range(h):
         g = int(127 + 120 * math.sin((y + n * 4) / 37.0))
         row_cache.append(g)
+    diagonal = [int(127 + 120 * math.sin((d + n * 5) / 41.0)) for d in range(w + h)]
     out = bytearray(w * h * 4)
     for x in range(w):
         r = int(127 + 120 * math.sin((x + n * 6) / 53.0))
         for y in range(0, h):
             i = (y * w + x) * 4
-            out[i] = (x + y + n * 3) & 0xFF
+            out[i] = diagonal[x + y]
             out[i + 1] = row_cache[y]
             out[i + 2] = r
     return bytes(out)
