@@ -70,6 +70,35 @@ impl CursorProtocol {
             .clone()
     }
 
+    /// The Cursor part of INIT or SET for `now`: the shape the first time,
+    /// a reference into the client's cursor cache after that.
+    fn cursor<'a>(&mut self, now: &CursorState, data: &'a mut Vec<u8>) -> Cursor<'a> {
+        let Some(shape) = &now.shape else {
+            return Cursor::None;
+        };
+        let cached = self.cached.contains(&now.serial);
+        if !cached {
+            *data = unpremultiply(shape);
+            self.cached.push(now.serial);
+        }
+        Cursor::Shape {
+            flags: if cached {
+                cursor_flags::FROM_CACHE
+            } else {
+                cursor_flags::CACHE_ME
+            },
+            header: CursorHeader {
+                unique: now.serial,
+                cursor_type: cursor_type::ALPHA,
+                width: shape.width as u16,
+                height: shape.height as u16,
+                hot_spot_x: shape.hot_x as u16,
+                hot_spot_y: shape.hot_y as u16,
+            },
+            data,
+        }
+    }
+
     /// Sends what changed since the client was last told.
     fn update(&mut self, out: &mut Outbox) -> Result<(), String> {
         let now = self.current();
@@ -82,37 +111,8 @@ impl CursorProtocol {
                 out.send(&CursorHide)?;
             }
         } else if new_shape || !self.sent.visible {
-            let data;
-            let cursor = match &now.shape {
-                Some(shape) => {
-                    let cached = self.cached.contains(&now.serial);
-                    data = if cached {
-                        Vec::new()
-                    } else {
-                        unpremultiply(shape)
-                    };
-                    if !cached {
-                        self.cached.push(now.serial);
-                    }
-                    Cursor::Shape {
-                        flags: if cached {
-                            cursor_flags::FROM_CACHE
-                        } else {
-                            cursor_flags::CACHE_ME
-                        },
-                        header: CursorHeader {
-                            unique: now.serial,
-                            cursor_type: cursor_type::ALPHA,
-                            width: shape.width as u16,
-                            height: shape.height as u16,
-                            hot_spot_x: shape.hot_x as u16,
-                            hot_spot_y: shape.hot_y as u16,
-                        },
-                        data: &data,
-                    }
-                }
-                None => Cursor::None,
-            };
+            let mut data = Vec::new();
+            let cursor = self.cursor(&now, &mut data);
             out.send(&CursorSet {
                 position: position(&now),
                 visible: true,
@@ -132,25 +132,8 @@ impl ChannelProtocol for CursorProtocol {
     fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
         out.start_acks()?;
         let now = self.current();
-        let data = now.shape.as_ref().map(unpremultiply).unwrap_or_default();
-        let cursor = match &now.shape {
-            Some(shape) => {
-                self.cached.push(now.serial);
-                Cursor::Shape {
-                    flags: cursor_flags::CACHE_ME,
-                    header: CursorHeader {
-                        unique: now.serial,
-                        cursor_type: cursor_type::ALPHA,
-                        width: shape.width as u16,
-                        height: shape.height as u16,
-                        hot_spot_x: shape.hot_x as u16,
-                        hot_spot_y: shape.hot_y as u16,
-                    },
-                    data: &data,
-                }
-            }
-            None => Cursor::None,
-        };
+        let mut data = Vec::new();
+        let cursor = self.cursor(&now, &mut data);
         out.send(&CursorInit {
             position: position(&now),
             trail_length: 0,

@@ -55,3 +55,15 @@ def server():
     s = Red.Server()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def served():
+    """A running server with one 64x64 display."""
+    from gi.repository import Red
+
+    server = Red.Server(port=0)
+    display = server.add_display(64, 64)
+    server.start()
+    yield server, display
+    server.stop()

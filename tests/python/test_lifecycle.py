@@ -66,15 +66,6 @@ class Client:
         self.session = None
 
 
-@pytest.fixture
-def served():
-    server = Red.Server(port=0)
-    display = server.add_display(64, 64)
-    server.start()
-    yield server, display
-    server.stop()
-
-
 def red_threads():
     """The library's own threads (display workers), by thread id."""
     ids = set()

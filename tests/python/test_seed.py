@@ -18,15 +18,6 @@ from conftest import iterate_until, run_python  # noqa: E402
 from test_lifecycle import CLIENT_CLASSES, Client, counts, live  # noqa: E402
 
 
-@pytest.fixture
-def served():
-    server = Red.Server(port=0)
-    display = server.add_display(64, 64)
-    server.start()
-    yield server, display
-    server.stop()
-
-
 def connected(server, display):
     client = Client(server.props.port)
     client.wait_open()
