@@ -47,6 +47,9 @@ pub(crate) struct DisplayProtocol {
     pub(crate) codecs: Vec<VideoCodec>,
     /// Streams created on this client, with their codec.
     pub(crate) streams: Vec<(u32, VideoCodec)>,
+    /// Where clipped streams still show, and whether the drawing over them
+    /// was redrawn since their last frame (if not, it is gone: unclip).
+    pub(crate) clips: Vec<(u32, Region, bool)>,
     /// Stream frames not sent because the client was behind.
     pub(crate) frames_dropped: u64,
     /// Whether the client sends STREAM_REPORTs when asked.
@@ -69,6 +72,7 @@ impl DisplayProtocol {
         DisplayProtocol {
             codecs: crate::display_streams::client_codecs(channel_caps, server_codecs),
             streams: Vec::new(),
+            clips: Vec::new(),
             frames_dropped: 0,
             reports: channel_caps.has(cap::display::STREAM_REPORT),
             state,

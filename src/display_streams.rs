@@ -14,7 +14,7 @@ use crate::display::surface::Rect;
 use crate::display_channel::{for_each_client, DisplayProtocol};
 use crate::protocol::constants::{cap, stream_flags};
 use crate::protocol::display_messages::{
-    StreamActivateReport, StreamCreate, StreamData, StreamDestroy,
+    StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDestroy,
 };
 
 /// Frames per STREAM_REPORT and the longest wait for one (spice-server's).
@@ -70,6 +70,7 @@ pub(crate) fn end(
     out: &mut Outbox,
 ) -> Result<(), String> {
     for stream in ended {
+        p.clips.retain(|(id, _, _)| *id != stream.id);
         if let Some(i) = p.streams.iter().position(|(id, _)| *id == stream.id) {
             p.streams.remove(i);
             red_debug!("stream {} ends after {} frames", stream.id, stream.frames);
@@ -82,10 +83,42 @@ pub(crate) fn end(
 
 /// Destroys every stream of this client (before its surface goes).
 pub(crate) fn destroy_all(p: &mut DisplayProtocol, out: &mut Outbox) -> Result<(), String> {
+    p.clips.clear();
     for (id, _) in std::mem::take(&mut p.streams) {
         out.send(&StreamDestroy { id })?;
     }
     Ok(())
+}
+
+/// Something was drawn over part of `stream`: hide the stream there (the
+/// drawing goes out as an image) for as long as it is redrawn between the
+/// stream's frames, as a window over a video is.
+fn clip(
+    p: &mut DisplayProtocol,
+    stream: &Stream,
+    over: Rect,
+    out: &mut Outbox,
+) -> Result<(), String> {
+    if !p.streams.iter().any(|(id, _)| *id == stream.id) {
+        return Ok(());
+    }
+    let index = match p.clips.iter().position(|(id, _, _)| *id == stream.id) {
+        Some(i) => i,
+        None => {
+            let mut visible = crate::display::region::Region::new();
+            visible.add(stream.rect);
+            p.clips.push((stream.id, visible, true));
+            p.clips.len() - 1
+        }
+    };
+    let (_, visible, redrawn) = &mut p.clips[index];
+    *redrawn = true;
+    visible.subtract(over);
+    let rects: Vec<_> = visible.rects().into_iter().map(proto_rect).collect();
+    out.send(&StreamClip {
+        id: stream.id,
+        clip: Clip::Rects(&rects),
+    })
 }
 
 /// A damaged rectangle: a stream frame for the clients that can take it,
@@ -100,6 +133,9 @@ pub(crate) fn forward_damage(shared: &WorkerShared, rect: Rect) {
     let Some((id, _)) = detection.frame else {
         for_each_client(shared, |p, out| {
             end(p, &detection.ended, out)?;
+            for stream in &detection.clipped {
+                clip(p, stream, rect, out)?;
+            }
             p.pending.add(rect);
             Ok(())
         });
@@ -186,6 +222,19 @@ pub(crate) fn forward_damage(shared: &WorkerShared, rect: Rect) {
             }
             // The stream carries this area from now on.
             p.pending.subtract(rect);
+        }
+        if let Some(i) = p.clips.iter().position(|(s, _, _)| *s == id) {
+            if p.clips[i].2 {
+                // Drawn over again since the last frame: stays clipped.
+                p.clips[i].2 = false;
+            } else {
+                // Not redrawn: what was over the stream is gone.
+                p.clips.remove(i);
+                out.send(&StreamClip {
+                    id,
+                    clip: Clip::None,
+                })?;
+            }
         }
         out.send(&StreamData {
             id,

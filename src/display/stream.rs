@@ -1,6 +1,8 @@
 //! Stream detection: a rectangle redrawn again and again at a video-like
-//! rate becomes a video stream; it ends when its updates stop or something
-//! else is drawn over it. Pure bookkeeping, no encoding (see `encoder`).
+//! rate becomes a video stream. Something drawn over part of it clips it
+//! (the drawing goes out as an image, STREAM_CLIP hides the stream there
+//! until its next frame); a drawing over all of it, or updates that stop,
+//! end it. Pure bookkeeping, no encoding (see `encoder`).
 
 use std::time::{Duration, Instant};
 
@@ -55,8 +57,10 @@ struct Candidate {
 /// What one damaged rectangle means for streaming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detection {
-    /// Streams the damage was drawn over: they end (lossless resend).
+    /// Streams the damage covered whole: they end (lossless resend).
     pub ended: Vec<Stream>,
+    /// Streams the damage covered in part: clipped until their next frame.
+    pub clipped: Vec<Stream>,
     /// The damage is a frame of this stream (new if `started`).
     pub frame: Option<(u32, bool)>,
 }
@@ -108,6 +112,7 @@ impl StreamDetector {
     pub fn on_damage(&mut self, rect: Rect, now: Instant) -> Detection {
         let mut detection = Detection {
             ended: Vec::new(),
+            clipped: Vec::new(),
             frame: None,
         };
         if let Some(stream) = self.streams.iter_mut().find(|s| s.rect == rect) {
@@ -118,9 +123,18 @@ impl StreamDetector {
         }
         let (over, kept) = std::mem::take(&mut self.streams)
             .into_iter()
-            .partition(|s| intersects(s.rect, rect));
+            .partition(|s| contains(rect, s.rect));
         self.streams = kept;
         detection.ended = over;
+        detection.clipped = self
+            .streams
+            .iter()
+            .filter(|s| intersects(s.rect, rect))
+            .cloned()
+            .collect();
+        if !detection.clipped.is_empty() {
+            return detection;
+        }
         if self.config.mode == StreamingVideo::Off {
             return detection;
         }
@@ -156,9 +170,10 @@ impl StreamDetector {
                 1
             }
         };
-        // Other candidates this rectangle covers are not video.
+        // Other candidates this rectangle covers whole are not video (one
+        // drawn over in part, like a video under a window, still is).
         self.candidates
-            .retain(|c| c.rect == rect || !intersects(c.rect, rect));
+            .retain(|c| c.rect == rect || !contains(rect, c.rect));
         if hits >= start_frames && self.streams.len() < MAX_STREAMS {
             let id = (0..MAX_STREAMS as u32)
                 .find(|id| !self.streams.iter().any(|s| s.id == *id))
@@ -174,6 +189,19 @@ impl StreamDetector {
         }
         detection
     }
+}
+
+/// Whether `outer` covers all of `inner`.
+fn contains(outer: Rect, inner: Rect) -> bool {
+    let end = |r: Rect| {
+        (
+            i64::from(r.x) + i64::from(r.width),
+            i64::from(r.y) + i64::from(r.height),
+        )
+    };
+    let (ox2, oy2) = end(outer);
+    let (ix2, iy2) = end(inner);
+    outer.x <= inner.x && outer.y <= inner.y && ox2 >= ix2 && oy2 >= iy2
 }
 
 fn intersects(a: Rect, b: Rect) -> bool {
@@ -260,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn drawing_over_a_stream_ends_it() {
+    fn drawing_over_part_of_a_stream_clips_it_and_over_all_of_it_ends_it() {
         let mut d = detector(StreamingVideo::Filter);
         let r = Rect::new(0, 0, 200, 100);
         let t0 = Instant::now();
@@ -269,6 +297,10 @@ mod tests {
         }
         assert_eq!(d.streams().len(), 1);
         let det = d.on_damage(Rect::new(150, 50, 100, 100), t0 + Duration::from_millis(60));
+        assert!(det.ended.is_empty() && det.frame.is_none());
+        assert_eq!(det.clipped.len(), 1);
+        assert_eq!(d.streams().len(), 1);
+        let det = d.on_damage(Rect::new(0, 0, 300, 300), t0 + Duration::from_millis(70));
         assert_eq!(det.ended.len(), 1);
         assert!(d.streams().is_empty());
         // Elsewhere: no effect.

@@ -35,6 +35,9 @@ class StreamClient:
         self.marked = False
         self.invalidates = 0
         self.frame_times = []
+        self.watch = None  # (rect, expected colour bytes) checked per frame
+        self.watch_seen = 0
+        self.watch_broken = 0
         GObject.Object.connect(self.session, "channel-new", self._new_channel)
         self.session.connect()
 
@@ -53,6 +56,13 @@ class StreamClient:
         if (x, y, w, h) == RECT:
             self.invalidates += 1
             self.frame_times.append(time.monotonic())
+            if self.watch:
+                rect, expected = self.watch
+                shown = self.pixels(rect)
+                if b"".join(shown[i:i + 3] for i in range(0, len(shown), 4)) == expected:
+                    self.watch_seen += 1
+                elif self.watch_seen:
+                    self.watch_broken += 1
 
     def decoded_fps(self):
         """Frames shown per second while the stream ran."""
@@ -111,7 +121,7 @@ def psnr(a, b):
     return float("inf") if mse == 0 else 10 * math.log10(255 * 255 / mse)
 
 
-def play(server, display, clients, seconds=3.0, fps=30):
+def play(server, display, clients, seconds=3.0, fps=30, overlay=None):
     """Draws the moving rect at `fps` while iterating the main context."""
     ctx = GLib.MainContext.default()
     start = time.monotonic()
@@ -122,6 +132,8 @@ def play(server, display, clients, seconds=3.0, fps=30):
             ctx.iteration(False)
             time.sleep(0.001)
         display.draw(RECT[0], RECT[1], RECT[2], RECT[3], frames()[n % len(frames())], RECT[2] * 4)
+        if overlay:
+            display.fill(*overlay)
         n += 1
     return n
 
@@ -205,4 +217,35 @@ def test_two_clients_with_the_same_codec_share_one_encoding_per_frame():
     finally:
         a.close()
         b.close()
+        server.stop()
+
+
+def test_drawing_over_part_of_a_stream_clips_it():
+    """A window over the corner of the video: the video keeps streaming,
+    the window arrives exactly (STREAM_CLIP keeps the video out of it)."""
+    server, display = serve("gstreamer:vp8")
+    client = StreamClient(server.props.port)
+    overlay = (RECT[0] + RECT[2] - 40, RECT[1] + RECT[3] - 30, 120, 80, 0xC04020)
+    x, y, w, h, color = overlay
+    expected = struct.pack("<I", color)[:3] * (w * h)
+    client.watch = ((x, y, w, h), expected)
+    try:
+        assert iterate_until(lambda: client.marked)
+        before = display.props.frames_encoded
+        drawn = play(server, display, [client], seconds=2.0, overlay=overlay)
+        encoded = display.props.frames_encoded - before
+        assert encoded >= drawn // 2, (encoded, drawn)
+        # No video frame ever showed through the window once it was there.
+        assert client.watch_seen > 10 and client.watch_broken == 0, (
+            client.watch_seen, client.watch_broken)
+
+        def overlay_shown():
+            shown = client.pixels((x, y, w, h))
+            return b"".join(shown[i:i + 3] for i in range(0, len(shown), 4)) == expected
+
+        # While the stream is alive (within its 1 s timeout).
+        assert iterate_until(overlay_shown, timeout=0.8)
+        assert display.props.frames_encoded > before
+    finally:
+        client.close()
         server.stop()
