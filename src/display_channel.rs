@@ -54,6 +54,8 @@ pub(crate) struct DisplayProtocol {
     pub(crate) frames_dropped: u64,
     /// Whether the client sends STREAM_REPORTs when asked.
     pub(crate) reports: bool,
+    /// When a long round trip last lowered a stream's bitrate.
+    pub(crate) rtt_adapted: Option<std::time::Instant>,
     /// The surface size the client has.
     surface: Option<(u32, u32)>,
     /// A MARK is due once the first full image is out.
@@ -75,6 +77,7 @@ impl DisplayProtocol {
             clips: Vec::new(),
             frames_dropped: 0,
             reports: channel_caps.has(cap::display::STREAM_REPORT),
+            rtt_adapted: None,
             state,
             pending: Region::new(),
             surface: None,

@@ -4,7 +4,7 @@
 //! client that is behind, and the lossless resend when a stream ends.
 //! Runs on the display's worker thread.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::connection::Outbox;
 use crate::display::encoder::{self, VideoCodec};
@@ -16,6 +16,11 @@ use crate::protocol::constants::{cap, stream_flags};
 use crate::protocol::display_messages::{
     StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDestroy,
 };
+
+/// A round trip above this lowers the bitrate of the client's streams, at
+/// most once per `RTT_ADAPT_INTERVAL`.
+const SLOW_ROUND_TRIP: Duration = Duration::from_millis(150);
+const RTT_ADAPT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Frames per STREAM_REPORT and the longest wait for one (spice-server's).
 const REPORT_WINDOW: u32 = 5;
@@ -158,6 +163,21 @@ pub(crate) fn forward_damage(shared: &WorkerShared, rect: Rect) {
                 p.pending.add(rect);
             }
             return Ok(());
+        }
+        if let (Some(codec), Some(rtt)) = (existing, out.round_trip) {
+            let due = p
+                .rtt_adapted
+                .is_none_or(|t| t.elapsed() >= RTT_ADAPT_INTERVAL);
+            if rtt > SLOW_ROUND_TRIP && due {
+                // A slow link: as if the client had reported drops.
+                p.rtt_adapted = Some(Instant::now());
+                let bitrate = shared
+                    .state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .adapt_bitrate(id, codec, 0, 1, 0);
+                red_debug!("stream {id}: round trip {rtt:?}: bitrate {bitrate:?}");
+            }
         }
         let frame = match encoded.iter().find(|(c, _)| *c == codec) {
             Some((_, frame)) => frame.clone(),

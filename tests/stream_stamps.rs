@@ -156,3 +156,70 @@ fn stream_reports_with_dropped_frames_lower_the_bitrate() {
         "frames did not shrink: first ten {first} bytes, last ten {last} bytes"
     );
 }
+
+/// Stream frame sizes seen by a client that answers PINGs `pong_delay`
+/// late (a long round trip), over `frames` frames.
+fn frame_sizes_with_round_trip(pong_delay: Duration, frames: usize) -> Vec<usize> {
+    let server = ServerThread::start(
+        |server| {
+            server.set_property("stream-start-frames", 3u32);
+            server.set_property("video-codecs", "gstreamer:mjpeg");
+            let display = server.add_display(320, 240).unwrap();
+            let noise = noise_frames();
+            let mut n = 0;
+            Box::new(move || {
+                n += 1;
+                display
+                    .draw(32, 24, 256, 192, &noise[n % noise.len()], 256 * 4)
+                    .unwrap();
+            })
+        },
+        Duration::from_millis(FRAME_INTERVAL_MS as u64),
+    );
+    let mut main = link(server.port, 0, channel::MAIN, 0, Caps::new());
+    let (_, body) = read_message(&mut main);
+    let session_id = u32::from_le_bytes(body[..4].try_into().unwrap());
+    send_message(&mut main, msgc::main::ATTACH_CHANNELS, &[]);
+    let caps = Caps::with(&[cap::display::MULTI_CODEC, cap::display::CODEC_MJPEG]);
+    let mut display = link(server.port, session_id, channel::DISPLAY, 0, caps);
+    let mut pong: Option<(Instant, Vec<u8>)> = None;
+    let mut sizes = Vec::new();
+    let mut received = 0;
+    while sizes.len() < frames {
+        let (msg_type, body) = read_message(&mut display);
+        received += 1;
+        if received % 10 == 0 {
+            send_message(&mut display, msgc::common::ACK, &[]);
+        }
+        match msg_type {
+            msg::common::SET_ACK => send_message(&mut display, msgc::common::ACK_SYNC, &body[..4]),
+            msg::common::PING => pong = Some((Instant::now() + pong_delay, body[..12].to_vec())),
+            msg::display::STREAM_DATA => sizes.push(body.len()),
+            _ => {}
+        }
+        if let Some((due, reply)) = pong.take() {
+            if Instant::now() >= due {
+                send_message(&mut display, msgc::common::PONG, &reply);
+            } else {
+                pong = Some((due, reply));
+            }
+        }
+    }
+    sizes
+}
+
+#[test]
+fn a_long_round_trip_lowers_the_bitrate() {
+    let average = |s: &[usize]| s.iter().sum::<usize>() / s.len();
+    let quick = frame_sizes_with_round_trip(Duration::ZERO, 80);
+    let slow = frame_sizes_with_round_trip(Duration::from_millis(400), 80);
+    // A quick client keeps its quality; a slow one gets smaller frames.
+    assert!(
+        average(&quick[70..]) * 10 >= average(&quick[..10]) * 9,
+        "{quick:?}"
+    );
+    assert!(
+        average(&slow[70..]) * 10 < average(&slow[..10]) * 7,
+        "{slow:?}"
+    );
+}
