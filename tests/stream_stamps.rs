@@ -1,9 +1,11 @@
-//! Stream frames carry multimedia-time stamps that spice-gtk shows at once:
-//! never later than the server's clock plus one frame interval, unlike
-//! spice-server's 400 ms into the client's future. Checked on the messages.
+//! Streams as a client of our own sees them on the wire: frames stamped so
+//! spice-gtk shows them at once (never later than the server's clock plus
+//! one frame interval, unlike spice-server's 400 ms into the client's
+//! future), and the bitrate following reports and the round trip.
 
 mod common;
 
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use glib::prelude::*;
@@ -14,59 +16,109 @@ use redspice::protocol::Caps;
 
 const FRAME_INTERVAL_MS: i64 = 33;
 
-#[test]
-fn stream_frames_are_stamped_with_the_servers_multimedia_time() {
-    let server = ServerThread::start(
-        |server| {
+/// A server whose one display plays `frames` in a 256x192 rectangle at 30
+/// fps; it streams it in MJPEG after 3 frames.
+fn stream_server(frames: Vec<glib::Bytes>) -> ServerThread {
+    ServerThread::start(
+        move |server| {
             server.set_property("stream-start-frames", 3u32);
             server.set_property("video-codecs", "gstreamer:mjpeg");
             let display = server.add_display(320, 240).unwrap();
-            let mut n = 0u8;
+            let mut n = 0;
             Box::new(move || {
-                n = n.wrapping_add(17);
-                let pixels = glib::Bytes::from_owned(vec![n; 256 * 192 * 4]);
-                display.draw(32, 24, 256, 192, &pixels, 256 * 4).unwrap();
+                n += 1;
+                let frame = &frames[n % frames.len()];
+                display.draw(32, 24, 256, 192, frame, 256 * 4).unwrap();
             })
         },
         Duration::from_millis(FRAME_INTERVAL_MS as u64),
-    );
-    let mut main = link(server.port, 0, channel::MAIN, 0, Caps::new());
-    let (msg_type, body) = read_message(&mut main);
-    let init_received = Instant::now();
-    assert_eq!(msg_type, msg::main::INIT);
-    let session_id = u32::from_le_bytes(body[..4].try_into().unwrap());
-    // MAIN_INIT's multi_media_time sets the client's clock.
-    let mm_at_init = i64::from(u32::from_le_bytes(body[24..28].try_into().unwrap()));
-    send_message(&mut main, msgc::main::ATTACH_CHANNELS, &[]);
-    let display_caps = Caps::with(&[cap::display::MULTI_CODEC, cap::display::CODEC_MJPEG]);
-    let mut display = link(server.port, session_id, channel::DISPLAY, 0, display_caps);
+    )
+}
+
+/// A session's display channel, acknowledging as spice-gtk does so flow
+/// control never stalls it.
+struct DisplaySession {
+    _main: TcpStream,
+    display: TcpStream,
+    received: usize,
+    /// MAIN_INIT's multi_media_time (which sets a client's clock) and when
+    /// it arrived.
+    mm_at_init: i64,
+    init_received: Instant,
+}
+
+impl DisplaySession {
+    fn open(port: u16, display_caps: &[u32]) -> DisplaySession {
+        let mut main = link(port, 0, channel::MAIN, 0, Caps::new());
+        let (msg_type, body) = read_message(&mut main);
+        let init_received = Instant::now();
+        assert_eq!(msg_type, msg::main::INIT);
+        let session_id = u32::from_le_bytes(body[..4].try_into().unwrap());
+        let mm_at_init = i64::from(u32::from_le_bytes(body[24..28].try_into().unwrap()));
+        send_message(&mut main, msgc::main::ATTACH_CHANNELS, &[]);
+        let display = link(
+            port,
+            session_id,
+            channel::DISPLAY,
+            0,
+            Caps::with(display_caps),
+        );
+        DisplaySession {
+            _main: main,
+            display,
+            received: 0,
+            mm_at_init,
+            init_received,
+        }
+    }
+
+    /// The next display message (SET_ACK answered, ACK every 10).
+    fn next(&mut self) -> (u16, Vec<u8>) {
+        let (msg_type, body) = read_message(&mut self.display);
+        self.received += 1;
+        if self.received.is_multiple_of(10) {
+            self.send(msgc::common::ACK, &[]);
+        }
+        if msg_type == msg::common::SET_ACK {
+            self.send(msgc::common::ACK_SYNC, &body[..4]);
+        }
+        (msg_type, body)
+    }
+
+    fn send(&mut self, msg_type: u16, body: &[u8]) {
+        send_message(&mut self.display, msg_type, body);
+    }
+}
+
+const MJPEG: [u32; 2] = [cap::display::MULTI_CODEC, cap::display::CODEC_MJPEG];
+
+#[test]
+fn stream_frames_are_stamped_with_the_servers_multimedia_time() {
+    let frames = (0..15u8)
+        .map(|n| glib::Bytes::from_owned(vec![n.wrapping_mul(17); 256 * 192 * 4]))
+        .collect();
+    let server = stream_server(frames);
+    let mut session = DisplaySession::open(server.port, &MJPEG);
     let mut stamps = 0;
     while stamps < 20 {
-        let (msg_type, body) = read_message(&mut display);
-        match msg_type {
-            msg::common::SET_ACK => send_message(&mut display, msgc::common::ACK_SYNC, &body[..4]),
-            msg::display::STREAM_DATA => {
-                let stamp = i64::from(u32::from_le_bytes(body[4..8].try_into().unwrap()));
-                // The server's clock now, as the client knows it.
-                let server_now = mm_at_init + init_received.elapsed().as_millis() as i64;
-                assert!(
-                    stamp <= server_now + FRAME_INTERVAL_MS,
-                    "frame stamped {} ms into the future",
-                    stamp - server_now
-                );
-                assert!(
-                    stamp >= server_now - 1000,
-                    "frame stamped {} ms late",
-                    server_now - stamp
-                );
-                stamps += 1;
-            }
-            _ => {}
+        let (msg_type, body) = session.next();
+        if msg_type != msg::display::STREAM_DATA {
+            continue;
         }
-        // Acknowledge as spice-gtk does, so flow control never stalls us.
-        if stamps % 10 == 0 {
-            send_message(&mut display, msgc::common::ACK, &[]);
-        }
+        let stamp = i64::from(u32::from_le_bytes(body[4..8].try_into().unwrap()));
+        // The server's clock now, as the client knows it.
+        let server_now = session.mm_at_init + session.init_received.elapsed().as_millis() as i64;
+        assert!(
+            stamp <= server_now + FRAME_INTERVAL_MS,
+            "frame stamped {} ms into the future",
+            stamp - server_now
+        );
+        assert!(
+            stamp >= server_now - 1000,
+            "frame stamped {} ms late",
+            server_now - stamp
+        );
+        stamps += 1;
     }
 }
 
@@ -90,42 +142,15 @@ fn noise_frames() -> Vec<glib::Bytes> {
 
 #[test]
 fn stream_reports_with_dropped_frames_lower_the_bitrate() {
-    let server = ServerThread::start(
-        |server| {
-            server.set_property("stream-start-frames", 3u32);
-            server.set_property("video-codecs", "gstreamer:mjpeg");
-            let display = server.add_display(320, 240).unwrap();
-            let frames = noise_frames();
-            let mut n = 0;
-            Box::new(move || {
-                n += 1;
-                let frame = &frames[n % frames.len()];
-                display.draw(32, 24, 256, 192, frame, 256 * 4).unwrap();
-            })
-        },
-        Duration::from_millis(FRAME_INTERVAL_MS as u64),
-    );
-    let mut main = link(server.port, 0, channel::MAIN, 0, Caps::new());
-    let (_, body) = read_message(&mut main);
-    let session_id = u32::from_le_bytes(body[..4].try_into().unwrap());
-    send_message(&mut main, msgc::main::ATTACH_CHANNELS, &[]);
-    let caps = Caps::with(&[
-        cap::display::MULTI_CODEC,
-        cap::display::CODEC_MJPEG,
-        cap::display::STREAM_REPORT,
-    ]);
-    let mut display = link(server.port, session_id, channel::DISPLAY, 0, caps);
+    let server = stream_server(noise_frames());
+    let mut caps = MJPEG.to_vec();
+    caps.push(cap::display::STREAM_REPORT);
+    let mut session = DisplaySession::open(server.port, &caps);
     let mut activated = None;
     let mut sizes = Vec::new();
-    let mut received = 0;
     while sizes.len() < 60 {
-        let (msg_type, body) = read_message(&mut display);
-        received += 1;
-        if received % 10 == 0 {
-            send_message(&mut display, msgc::common::ACK, &[]);
-        }
+        let (msg_type, body) = session.next();
         match msg_type {
-            msg::common::SET_ACK => send_message(&mut display, msgc::common::ACK_SYNC, &body[..4]),
             msg::display::STREAM_ACTIVATE_REPORT => {
                 activated = Some(u32::from_le_bytes(body[..4].try_into().unwrap()))
             }
@@ -139,7 +164,7 @@ fn stream_reports_with_dropped_frames_lower_the_bitrate() {
                     }
                     report.extend_from_slice(&(-500i32).to_le_bytes());
                     report.extend_from_slice(&u32::MAX.to_le_bytes());
-                    send_message(&mut display, msgc::display::STREAM_REPORT, &report);
+                    session.send(msgc::display::STREAM_REPORT, &report);
                 }
             }
             _ => {}
@@ -160,46 +185,20 @@ fn stream_reports_with_dropped_frames_lower_the_bitrate() {
 /// Stream frame sizes seen by a client that answers PINGs `pong_delay`
 /// late (a long round trip), over `frames` frames.
 fn frame_sizes_with_round_trip(pong_delay: Duration, frames: usize) -> Vec<usize> {
-    let server = ServerThread::start(
-        |server| {
-            server.set_property("stream-start-frames", 3u32);
-            server.set_property("video-codecs", "gstreamer:mjpeg");
-            let display = server.add_display(320, 240).unwrap();
-            let noise = noise_frames();
-            let mut n = 0;
-            Box::new(move || {
-                n += 1;
-                display
-                    .draw(32, 24, 256, 192, &noise[n % noise.len()], 256 * 4)
-                    .unwrap();
-            })
-        },
-        Duration::from_millis(FRAME_INTERVAL_MS as u64),
-    );
-    let mut main = link(server.port, 0, channel::MAIN, 0, Caps::new());
-    let (_, body) = read_message(&mut main);
-    let session_id = u32::from_le_bytes(body[..4].try_into().unwrap());
-    send_message(&mut main, msgc::main::ATTACH_CHANNELS, &[]);
-    let caps = Caps::with(&[cap::display::MULTI_CODEC, cap::display::CODEC_MJPEG]);
-    let mut display = link(server.port, session_id, channel::DISPLAY, 0, caps);
+    let server = stream_server(noise_frames());
+    let mut session = DisplaySession::open(server.port, &MJPEG);
     let mut pong: Option<(Instant, Vec<u8>)> = None;
     let mut sizes = Vec::new();
-    let mut received = 0;
     while sizes.len() < frames {
-        let (msg_type, body) = read_message(&mut display);
-        received += 1;
-        if received % 10 == 0 {
-            send_message(&mut display, msgc::common::ACK, &[]);
-        }
+        let (msg_type, body) = session.next();
         match msg_type {
-            msg::common::SET_ACK => send_message(&mut display, msgc::common::ACK_SYNC, &body[..4]),
             msg::common::PING => pong = Some((Instant::now() + pong_delay, body[..12].to_vec())),
             msg::display::STREAM_DATA => sizes.push(body.len()),
             _ => {}
         }
         if let Some((due, reply)) = pong.take() {
             if Instant::now() >= due {
-                send_message(&mut display, msgc::common::PONG, &reply);
+                session.send(msgc::common::PONG, &reply);
             } else {
                 pong = Some((due, reply));
             }
