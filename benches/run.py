@@ -211,6 +211,8 @@ def table_rows(results):
         per = results["cases"][workload]
         for server, _ in SERVERS:
             r = per.get(server)
+            if r is None:
+                continue
             if isinstance(r, dict):
                 rows.append([workload, server] + [fmt % r[key] for key, _, fmt in COLUMNS])
             else:
