@@ -313,16 +313,21 @@ def plot(path, results):
     import matplotlib.pyplot as plt
 
     workloads = results["workloads"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, key, title, log in ((axes[0], "fps", "frames/s the client showed (higher is better)", False),
-                                (axes[1], "kib_frame", "KiB on the wire per shown frame (lower is better)", True)):
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+    panels = (
+        (axes[0], "fps", "frames/s the client showed (higher is better)", False),
+        (axes[1], "kib_frame", "KiB on the wire per frame (lower is better)", True),
+        (axes[2], "lat_p50", "update latency p50, ms (lower is better)", True),
+    )
+    for ax, key, title, log in panels:
         for i, (server, _) in enumerate(SERVERS):
             values = []
             for w in workloads:
                 r = results["cases"][w].get(server)
                 values.append(r[key] if isinstance(r, dict) else 0)
             xs = [j + (i - 0.5) * 0.38 for j in range(len(workloads))]
-            bars = ax.bar(xs, values, 0.38, label=server, color=("#3b7dd8", "#e07b39")[i])
+            bars = ax.bar(xs, values, 0.38, label=server if ax is axes[0] else None,
+                          color=("#3b7dd8", "#e07b39")[i])
             for b, v in zip(bars, values):
                 ax.annotate(("%.0f" if v >= 10 else "%.1f") % v, (b.get_x() + b.get_width() / 2, v),
                             ha="center", va="bottom", fontsize=7)
@@ -331,10 +336,10 @@ def plot(path, results):
         ax.set_title(title, fontsize=10)
         if log:
             ax.set_yscale("log")
-        ax.legend(fontsize=8)
-    fig.suptitle("redspice vs libspice-server, 1920x1080 display, %d fps asked, spice-gtk client on loopback"
-                 % results["fps"], fontsize=10)
-    fig.tight_layout()
+    fig.legend(loc="upper right", fontsize=9, ncol=2)
+    fig.suptitle("redspice vs libspice-server: 1920x1080 display, %d fps asked, spice-gtk client on loopback"
+                 % results["fps"], fontsize=10, x=0.4)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=110)
 
 
@@ -349,13 +354,23 @@ def main():
     ap.add_argument("--servers", default=",".join(name for name, _ in SERVERS))
     ap.add_argument("--json", help="write every figure here")
     ap.add_argument("--markdown", help="write the table into this file, between its results markers")
-    ap.add_argument("--plot", help="write a PNG of fps and KiB/frame here (needs matplotlib)")
+    ap.add_argument("--plot", help="write a PNG of fps, KiB/frame and latency here (needs matplotlib)")
+    ap.add_argument("--replot", metavar="JSON", help="only write --markdown and --plot from a --json file")
     args = ap.parse_args()
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     workloads = [w for w in args.workloads.split(",") if w]
     for w in workloads:
         if w not in WORKLOADS:
             ap.error("unknown workload %s" % w)
+
+    if args.replot:
+        with open(args.replot) as f:
+            results = json.load(f)
+        if args.markdown:
+            write_markdown(args.markdown, results)
+        if args.plot:
+            plot(args.plot, results)
+        return 0
 
     results = {
         "command": "bash tools/bench" + (" --quick" if args.quick else ""),
