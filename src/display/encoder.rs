@@ -351,6 +351,65 @@ pub struct VideoEncoder {
     last_keyframe: bool,
     encode_time: Duration,
     last_encode_time: Duration,
+    /// MJPEG only: the quality, steered so frames meet the bitrate.
+    jpeg_rate: JpegRate,
+}
+
+/// Rate control for MJPEG, which has none of its own: jpegenc takes a
+/// quality, and the bytes a quality gives depend on the picture (grain and
+/// detail cost several times what smooth areas do). After each frame the
+/// quality moves towards the one whose frames fit the bitrate; JPEG frames
+/// do not depend on each other, so the next frame follows at once.
+#[derive(Debug, Clone, PartialEq)]
+struct JpegRate {
+    quality: i32,
+    /// Recent frame sizes in bits, smoothed; None after a change.
+    average_bits: Option<f64>,
+}
+
+impl JpegRate {
+    const MIN: i32 = 10;
+    const MAX: i32 = 95;
+
+    fn new(quality: i32) -> JpegRate {
+        JpegRate {
+            quality: quality.clamp(Self::MIN, Self::MAX),
+            average_bits: None,
+        }
+    }
+
+    /// Takes the size of the frame just encoded and the bits a frame may
+    /// have; returns the quality for the next frames if it changes.
+    fn frame_done(&mut self, frame_bytes: usize, target_bits: f64) -> Option<i32> {
+        let bits = frame_bytes as f64 * 8.0;
+        let average = match self.average_bits {
+            Some(a) => a * 0.7 + bits * 0.3,
+            None => bits,
+        };
+        self.average_bits = Some(average);
+        let ratio = average / target_bits.max(1.0);
+        // A band around the target keeps the quality from flickering.
+        let step = if ratio > 2.0 {
+            -8
+        } else if ratio > 1.4 {
+            -4
+        } else if ratio > 1.15 {
+            -2
+        } else if ratio < 0.5 {
+            4
+        } else if ratio < 0.85 {
+            2
+        } else {
+            0
+        };
+        let quality = (self.quality + step).clamp(Self::MIN, Self::MAX);
+        if quality == self.quality {
+            return None;
+        }
+        self.quality = quality;
+        self.average_bits = None;
+        Some(quality)
+    }
 }
 
 impl std::fmt::Debug for VideoEncoder {
@@ -528,6 +587,7 @@ impl VideoEncoder {
             last_keyframe: false,
             encode_time: Duration::ZERO,
             last_encode_time: Duration::ZERO,
+            jpeg_rate: JpegRate::new(jpeg_quality(bitrate, width, height, fps)),
         };
         this.apply_bitrate();
         if let Err(e) = this.pipeline.set_state(gst::State::Playing) {
@@ -581,15 +641,18 @@ impl VideoEncoder {
     /// Changes the target bitrate, effective from the next frame.
     pub fn set_bitrate(&mut self, bps: u64) {
         self.bitrate = bps.max(1);
+        // MJPEG: the rate control steers towards the new target from the
+        // next frame on, from the quality it has found for this picture.
         self.apply_bitrate();
     }
 
     fn apply_bitrate(&self) {
         let result = match self.codec {
-            VideoCodec::Mjpeg => {
-                let quality = jpeg_quality(self.bitrate, self.width, self.height, self.fps);
-                set_prop(&self.encoder, "quality", &quality.to_string())
-            }
+            VideoCodec::Mjpeg => set_prop(
+                &self.encoder,
+                "quality",
+                &self.jpeg_rate.quality.to_string(),
+            ),
             VideoCodec::Vp8 | VideoCodec::Vp9 => {
                 let bps = self.bitrate.clamp(1000, i32::MAX as u64);
                 set_prop(&self.encoder, "target-bitrate", &bps.to_string())
@@ -733,7 +796,19 @@ impl VideoEncoder {
                     .map_err(|e| format!("cannot read an encoded frame: {e}"))?;
                 self.frames_encoded += 1;
                 self.last_keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
-                return Ok(Some(map.as_slice().to_vec()));
+                let frame = map.as_slice().to_vec();
+                if self.codec == VideoCodec::Mjpeg {
+                    let target_bits = self.bitrate as f64 / f64::from(self.fps.max(1));
+                    if self
+                        .jpeg_rate
+                        .frame_done(frame.len(), target_bits)
+                        .is_some()
+                    {
+                        // jpegenc takes a new quality between two frames
+                        self.apply_bitrate();
+                    }
+                }
+                return Ok(Some(frame));
             }
             if let Some(e) = self.bus_error() {
                 return Err(self.fail(format!("{} encoder: {e}", self.codec.name())));
@@ -1185,6 +1260,40 @@ mod tests {
         assert_eq!(parse_video_codecs(" gstreamer:vp9 ; gstreamer:vp9 "), [Vp9]);
         assert_eq!(parse_video_codecs(""), []);
         assert_eq!(parse_video_codecs("auto"), [Mjpeg, H264, Vp8, Vp9]);
+    }
+
+    #[test]
+    fn jpeg_rate_steers_the_quality_to_the_target() {
+        let mut rate = JpegRate::new(75);
+        // frames three times too large: big steps down
+        assert_eq!(rate.frame_done(3000, 8000.0), Some(67));
+        // within 15 % of the target: no change
+        assert_eq!(rate.frame_done(1050, 8000.0), None);
+        assert_eq!(rate.quality, 67);
+        // far too small: up, never past the maximum
+        let mut rate = JpegRate::new(94);
+        assert_eq!(rate.frame_done(100, 8000.0), Some(95));
+        assert_eq!(rate.frame_done(100, 8000.0), None);
+        // never below the minimum
+        let mut rate = JpegRate::new(12);
+        assert_eq!(rate.frame_done(100_000, 8000.0), Some(10));
+        assert_eq!(rate.frame_done(100_000, 8000.0), None);
+    }
+
+    #[test]
+    fn jpeg_rate_converges_on_a_size_model() {
+        // a picture whose frames grow with the quality like real JPEGs do
+        let size = |q: i32| (200.0 * 1.05f64.powi(q)) as usize;
+        let target = 8.0 * size(60) as f64;
+        let mut rate = JpegRate::new(90);
+        for _ in 0..40 {
+            rate.frame_done(size(rate.quality), target);
+        }
+        assert!(
+            (55..=65).contains(&rate.quality),
+            "quality {}",
+            rate.quality
+        );
     }
 
     #[test]
