@@ -214,7 +214,7 @@ impl DisplayState {
     /// Adapts the bitrate of stream `id` in `codec` to a client's report:
     /// dropped frames, or frames shown more than 200 ms late, lower it by a
     /// quarter; smooth playback raises it by a tenth; within 1/4 and 2 times
-    /// the encoder's default. Frames are stamped "now", so a few ms of
+    /// the encoder's default (1/4 and 1 time for MJPEG). Frames are stamped "now", so a few ms of
     /// lateness is just transit. Clients of one codec share the encoder, so
     /// the slowest one sets it.
     pub fn adapt_bitrate(
@@ -238,7 +238,15 @@ impl DisplayState {
         } else {
             now
         };
-        let next = next.clamp(default / 4, default * 2);
+        // MJPEG frames are each a still picture: at its default (1 bit per
+        // pixel, about quality 75) more bits buy little but latency, so
+        // reports only ever lower it; the video codecs may double theirs.
+        let ceiling = if codec == super::encoder::VideoCodec::Mjpeg {
+            default
+        } else {
+            default * 2
+        };
+        let next = next.clamp(default / 4, ceiling);
         if next != now {
             entry.encoder.set_bitrate(next);
         }
