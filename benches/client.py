@@ -88,7 +88,8 @@ class Client:
 
     def _disconnected(self, session):
         emit({"event": "error", "message": "the server closed the session"})
-        sys.exit(1)
+        # SystemExit would not get out of a GLib callback
+        os._exit(1)
 
     def _primary(self, channel, fmt, width, height, stride, shmid, data):
         self.primary = (width, height, stride, data)
