@@ -245,6 +245,14 @@ def command_output(argv):
         return "unknown"
 
 
+def revision():
+    """The commit measured, marked when files other than the docs this
+    command writes differ from it."""
+    commit = command_output(["git", "-C", SOURCE, "rev-parse", "--short", "HEAD"])
+    changed = command_output(["git", "-C", SOURCE, "status", "--porcelain", "--", ".", ":!docs"])
+    return commit + (" with uncommitted changes" if changed not in ("", "unknown") else "")
+
+
 def machine():
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
@@ -273,7 +281,7 @@ def machine():
         "spice-gtk": pkg("libspice-client-glib-2.0-8"),
         "gstreamer": pkg("libgstreamer1.0-0"),
         "rustc": command_output(["rustc", "--version"]),
-        "redspice": command_output(["git", "-C", SOURCE, "describe", "--always", "--dirty"]),
+        "redspice": revision(),
     }
 
 
