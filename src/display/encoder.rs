@@ -10,7 +10,8 @@
 //! videoconvert ! appsink BGRx`) expects:
 //!
 //! * MJPEG: `jpegenc`, one complete baseline JPEG per frame (`image/jpeg`);
-//!   the quality is derived from the bitrate. spice-gtk decodes MJPEG with its
+//!   the quality starts from the bitrate and is steered after every frame
+//!   until frames meet it (`JpegRate`). spice-gtk decodes MJPEG with its
 //!   own libjpeg decoder. `spice:mjpeg` in `video-codecs` (spice-server's
 //!   builtin encoder) is served by the same `jpegenc`.
 //! * VP8/VP9: `vp8enc`/`vp9enc` with spice-server's "realtime profile"
@@ -290,8 +291,8 @@ fn encoder_threads() -> u32 {
 }
 
 /// The bitrate used when the caller gives 0: a quarter bit per pixel for
-/// the video codecs (1.7 Mbit/s at 640x360, 30 fps), 1 bit per pixel (JPEG
-/// quality 75) for MJPEG.
+/// the video codecs (1.7 Mbit/s at 640x360, 30 fps), 1 bit per pixel (about
+/// JPEG quality 75 on typical pictures) for MJPEG.
 fn default_bitrate(codec: VideoCodec, width: u32, height: u32, fps: u32) -> u64 {
     let pixels_per_second = width as u64 * height as u64 * fps as u64;
     match codec {

@@ -214,9 +214,9 @@ impl DisplayState {
     /// Adapts the bitrate of stream `id` in `codec` to a client's report:
     /// dropped frames, or frames shown more than 200 ms late, lower it by a
     /// quarter; smooth playback raises it by a tenth; within 1/4 and 2 times
-    /// the encoder's default (1/4 and 1 time for MJPEG). Frames are stamped "now", so a few ms of
-    /// lateness is just transit. Clients of one codec share the encoder, so
-    /// the slowest one sets it.
+    /// the encoder's default (1/4 and 1 time for MJPEG). Frames are stamped
+    /// "now", so a few ms of lateness is just transit. Clients of one codec
+    /// share the encoder, so the slowest one sets it.
     pub fn adapt_bitrate(
         &mut self,
         id: u32,
