@@ -5,7 +5,8 @@ introspection, no window) connected to one benchmark server.
     client.py --port PORT --stamp X,Y,W,H
 
 It connects every channel, prints {"event": "connected"} once the display's
-primary surface exists, then sends a few keys and pointer events. On every
+primary surface exists and the inputs channel is open, and sends a few keys
+and pointer events when told to mark. On every
 display-invalidate that touches the stamp rectangle it reads the frame number
 from the client's own surface memory (block centres, thresholded, with check
 bits) and records when each number was first shown (CLOCK_MONOTONIC, us: the
@@ -63,6 +64,7 @@ class Client:
         self.primary = None
         self.channels = []
         self.inputs = None
+        self.inputs_open = False
         self.connected = False
         self.shown = {}
         self.invalidates = 0
@@ -83,6 +85,7 @@ class Client:
             GObject.Object.connect(channel, "display-invalidate", self._invalidate)
         elif isinstance(channel, Spice.InputsChannel):
             self.inputs = channel
+            GObject.Object.connect(channel, "channel-event", self._inputs_event)
         if not isinstance(channel, Spice.MainChannel):
             Spice.Channel.connect(channel)
 
@@ -93,9 +96,18 @@ class Client:
 
     def _primary(self, channel, fmt, width, height, stride, shmid, data):
         self.primary = (width, height, stride, data)
-        if not self.connected:
+        self._maybe_connected()
+
+    def _inputs_event(self, channel, event):
+        if event == Spice.ChannelEvent.OPENED:
+            self.inputs_open = True
+            self._maybe_connected()
+
+    def _maybe_connected(self):
+        # inputs sent before the inputs channel opens would be lost
+        if self.primary and self.inputs_open and not self.connected:
             self.connected = True
-            emit({"event": "connected", "width": width, "height": height})
+            emit({"event": "connected", "width": self.primary[0], "height": self.primary[1]})
 
     def _invalidate(self, channel, x, y, w, h):
         self.invalidates += 1
