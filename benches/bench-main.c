@@ -90,6 +90,15 @@ emit (GString *json)
   g_string_free (json, TRUE);
 }
 
+/* Drops the requests made and not yet (or already) submitted. */
+static void
+clear_ops (Runner *r)
+{
+  for (guint i = 0; i < r->ops->len; i++)
+    bench_op_clear (&g_array_index (r->ops, BenchOp, i));
+  g_array_set_size (r->ops, 0);
+}
+
 static void
 make_frame (Runner *r)
 {
@@ -114,9 +123,7 @@ submit_frame (Runner *r)
   bench_backend.flush ();
   /* dropping our references is the workload's cost, not the server's */
   t0 = thread_cpu_seconds ();
-  for (guint i = 0; i < r->ops->len; i++)
-    bench_op_clear (&g_array_index (r->ops, BenchOp, i));
-  g_array_set_size (r->ops, 0);
+  clear_ops (r);
   r->gen_cpu += thread_cpu_seconds () - t0;
   if (r->next_frame > 0) {
     g_array_append_val (r->submit_us, now);
@@ -132,9 +139,7 @@ finish_run (Runner *r)
   double wall = (g_get_monotonic_time () - r->run_start) / 1e6;
 
   r->running = FALSE;
-  for (guint i = 0; i < r->ops->len; i++)
-    bench_op_clear (&g_array_index (r->ops, BenchOp, i));
-  g_array_set_size (r->ops, 0);
+  clear_ops (r);
   g_string_append_printf (json, ", \"frames\": %u, \"wall_s\": %.6f, \"cpu_s\": %.6f, \"gen_cpu_s\": %.6f",
                           r->submit_us->len, wall, cpu, r->gen_cpu);
   g_string_append_printf (json, ", \"process_cpu_at_start_s\": %.6f", r->cpu_start);
@@ -334,8 +339,7 @@ main (int argc, char **argv)
   if (r.tick)
     g_source_destroy (r.tick);
   bench_backend.stop ();
-  for (guint i = 0; i < r.ops->len; i++)
-    bench_op_clear (&g_array_index (r.ops, BenchOp, i));
+  clear_ops (&r);
   g_array_unref (r.ops);
   g_array_unref (r.submit_us);
   g_array_unref (r.frame_pixels);
