@@ -155,16 +155,23 @@ pub struct LinkMess {
     pub channel_caps: Caps,
 }
 
+/// A link body longer than any link message is refused before parsing;
+/// `min` is the smallest size of the message, reported in the error.
+fn check_link_size(body: &[u8], min: u32) -> Result<()> {
+    if body.len() > MAX_LINK_SIZE as usize {
+        return Err(ProtocolError::LinkSizeOutOfRange {
+            size: u32::try_from(body.len()).unwrap_or(u32::MAX),
+            min,
+            max: MAX_LINK_SIZE,
+        });
+    }
+    Ok(())
+}
+
 impl LinkMess {
     /// Parses the `header.size` bytes that follow the link header.
     pub fn parse(body: &[u8]) -> Result<Self> {
-        if body.len() > MAX_LINK_SIZE as usize {
-            return Err(ProtocolError::LinkSizeOutOfRange {
-                size: u32::try_from(body.len()).unwrap_or(u32::MAX),
-                min: LINK_MESS_SIZE as u32,
-                max: MAX_LINK_SIZE,
-            });
-        }
+        check_link_size(body, LINK_MESS_SIZE as u32)?;
         let mut r = Reader::new(body);
         let connection_id = r.u32()?;
         let channel_type = r.u8()?;
@@ -276,13 +283,7 @@ impl LinkReply {
 
     /// Parses a reply body (client side; used by tests and tools).
     pub fn parse(body: &[u8]) -> Result<Self> {
-        if body.len() > MAX_LINK_SIZE as usize {
-            return Err(ProtocolError::LinkSizeOutOfRange {
-                size: u32::try_from(body.len()).unwrap_or(u32::MAX),
-                min: LINK_REPLY_SIZE as u32,
-                max: MAX_LINK_SIZE,
-            });
-        }
+        check_link_size(body, LINK_REPLY_SIZE as u32)?;
         let mut r = Reader::new(body);
         let error = r.u32()?;
         let pub_key = r.array::<SPICE_TICKET_PUBKEY_BYTES>()?;
