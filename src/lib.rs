@@ -3,50 +3,51 @@
 //! The object model and the threads follow spice-server's own description
 //! (`RedServer`, `RedClient`, `RedChannel`, `RedChannelClient`, one
 //! `RedWorker` thread per `RedDisplay`), see `docs/threading.md`.
-//! The C ABI lives in [`capi`]; everything else is safe Rust.
+//!
+//! The modules are layers; each imports only from the layers listed
+//! before it (`docs/architecture.md` walks through them, and a test checks
+//! the rule):
+//!
+//! 1. [`base`]: cores, dispatchers, logging, translations, enums, errors.
+//! 2. [`protocol`]: the SPICE wire format as pure data.
+//! 3. [`model`]: `RedChannel`, `RedChannelClient`, `RedClient`, the
+//!    connection of a channel client and the messages between threads.
+//! 4. [`display`]: the display engine (surface, damage, stream detection,
+//!    video encoders), with no channels in it.
+//! 5. [`channels`]: the main, inputs, cursor and display channels.
+//! 6. [`worker`]: `RedWorker`, the thread of one display's channels.
+//! 7. [`server`]: `RedServer`, `RedDisplay`, the link stage and tickets.
+//! 8. [`capi`]: the C ABI; the only place with `unsafe` besides thin FFI
+//!    wrappers in `base`.
 
 #[macro_use]
-mod log;
+pub mod base;
 #[macro_use]
-mod channel_types;
+pub mod model;
+
+pub mod protocol;
+
+pub mod channels;
+pub mod display;
+pub mod worker;
+
+pub mod server;
 
 pub mod capi;
-pub mod channel;
-pub mod channel_client;
-pub mod client;
-pub mod connection;
-pub mod core;
-pub mod cursor_channel;
-pub mod dispatcher;
-pub mod display;
-pub mod display_channel;
-pub mod display_streams;
-pub mod enums;
-pub mod error;
-pub mod i18n;
-pub mod inputs_channel;
-pub mod link;
-pub mod live_objects;
-pub mod main_channel;
-pub mod protocol;
-pub mod server;
-mod sys;
-pub mod ticket;
-pub mod worker;
 
 #[cfg(test)]
 mod tests;
 
-pub use channel::{Channel, ChannelExt};
-pub use channel_client::{ChannelClient, ChannelClientExt};
-pub use client::Client;
-pub use cursor_channel::{CursorChannel, CursorChannelClient};
-pub use display::Display;
-pub use display_channel::{DisplayChannel, DisplayChannelClient};
-pub use enums::{AuthMode, ChannelType, ImageCompression, StreamingVideo};
-pub use error::RedError;
-pub use inputs_channel::{InputsChannel, InputsChannelClient};
-pub use main_channel::{MainChannel, MainChannelClient};
+pub use base::enums::{AuthMode, ChannelType, ImageCompression, StreamingVideo};
+pub use base::error::RedError;
+pub use channels::cursor::{CursorChannel, CursorChannelClient};
+pub use channels::display::{DisplayChannel, DisplayChannelClient};
+pub use channels::inputs::{InputsChannel, InputsChannelClient};
+pub use channels::main::{MainChannel, MainChannelClient};
+pub use model::channel::{Channel, ChannelExt};
+pub use model::channel_client::{ChannelClient, ChannelClientExt};
+pub use model::client::Client;
+pub use server::display::Display;
 pub use server::Server;
 pub use worker::Worker;
 

@@ -1,4 +1,4 @@
-//! Tests of the object model: threads, dispatchers and the seed's ownership
+//! Tests of the object model: threads, dispatchers and the ownership
 //! rules, with channel clients made directly (no protocol involved).
 
 use std::cell::Cell;
@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use glib::prelude::*;
 
-use crate::channel::ChannelExt;
-use crate::channel_client::{new_channel_client, ChannelClient, ChannelClientExt};
-use crate::client::Client;
-use crate::dispatcher::Dispatcher;
+use crate::base::dispatcher::Dispatcher;
+use crate::model::channel::ChannelExt;
+use crate::model::channel_client::{new_channel_client, ChannelClient, ChannelClientExt};
+use crate::model::client::Client;
 use crate::worker::WorkerMessage;
 use crate::*;
 
@@ -133,7 +133,7 @@ fn when_main_channel_client_disconnects_every_object_of_the_client_is_finalized(
         let weaks = [weak(&c.mcc), weak(&c.icc), weak(&c.dcc), weak(&c.ccc)];
         let client_weak = weak(&c.client);
         let dcc_thread = display.display_channel().unwrap().core().thread_id();
-        assert_ne!(dcc_thread, crate::sys::current_thread_id());
+        assert_ne!(dcc_thread, crate::base::sys::current_thread_id());
         let mcc = c.mcc.clone();
         drop(c);
         mcc.close_connection();
@@ -208,7 +208,7 @@ fn display_and_cursor_channels_share_their_worker_thread_and_stop_joins_it() {
         let server = Server::new();
         let a = server.add_display(8, 8).unwrap();
         let b = server.add_display(8, 8).unwrap();
-        let main = crate::sys::current_thread_id();
+        let main = crate::base::sys::current_thread_id();
         server.start().unwrap();
         let (ta, tb) = (
             a.display_channel().unwrap().core().thread_id(),
@@ -342,11 +342,14 @@ fn live_objects_are_counted_per_class() {
         let server = Server::new();
         let d = server.add_display(8, 8).unwrap();
         for class in ["RedServer", "RedDisplay", "RedWorker", "RedDisplayChannel"] {
-            assert!(crate::live_objects::count(class).unwrap() >= 1, "{class}");
+            assert!(
+                crate::base::live_objects::count(class).unwrap() >= 1,
+                "{class}"
+            );
         }
         drop(d);
         drop(server);
-        assert_eq!(crate::live_objects::count("NoSuchClass"), None);
+        assert_eq!(crate::base::live_objects::count("NoSuchClass"), None);
     });
 }
 

@@ -56,5 +56,5 @@ pub unsafe extern "C" fn red_debug_get_live_objects(type_name: *const std::ffi::
         -1
     );
     let Ok(Some(name)) = name else { return -1 };
-    crate::live_objects::count(name).unwrap_or(-1)
+    crate::base::live_objects::count(name).unwrap_or(-1)
 }

@@ -304,7 +304,7 @@ impl DisplayState {
             }
             DisplayRequest::ConfigureStreams(config) => {
                 self.streams.config = config;
-                if config.mode == crate::enums::StreamingVideo::Off {
+                if config.mode == crate::base::enums::StreamingVideo::Off {
                     let ended = self.streams.end_all();
                     self.drop_encoders(&ended);
                     return Effect::StreamsEnded(ended);

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::surface::Rect;
-use crate::enums::StreamingVideo;
+use crate::base::enums::StreamingVideo;
 
 /// Detection thresholds (server properties; see `red-server.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,14 +24,23 @@ pub struct StreamConfig {
     pub timeout: Duration,
 }
 
+/// Updates of one rectangle at video rate before it streams.
+pub const DEFAULT_START_FRAMES: u32 = 20;
+/// Smallest rectangle, in pixels, that streams in filter mode.
+pub const DEFAULT_MIN_AREA: u32 = 96 * 96;
+/// Milliseconds without an update after which a stream ends.
+pub const DEFAULT_TIMEOUT_MS: u32 = 1000;
+/// The longest pause between updates that still counts as video (5 fps).
+pub const MAX_GAP: Duration = Duration::from_millis(200);
+
 impl Default for StreamConfig {
     fn default() -> Self {
         StreamConfig {
-            mode: StreamingVideo::Filter,
-            start_frames: 20,
-            min_area: 96 * 96,
-            max_gap: Duration::from_millis(200),
-            timeout: Duration::from_millis(1000),
+            mode: StreamingVideo::default(),
+            start_frames: DEFAULT_START_FRAMES,
+            min_area: DEFAULT_MIN_AREA,
+            max_gap: MAX_GAP,
+            timeout: Duration::from_millis(u64::from(DEFAULT_TIMEOUT_MS)),
         }
     }
 }

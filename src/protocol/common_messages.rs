@@ -7,7 +7,7 @@
 use super::constants::{msg, msgc};
 use super::error::Result;
 use super::reader::Reader;
-use super::server::ServerMessage;
+use super::server_message::ServerMessage;
 use super::types::ChannelWait;
 use super::writer::{len_u32, len_u8, Writer};
 

@@ -3,7 +3,7 @@
 
 use super::constants::{cursor_flags, msg};
 use super::error::{ProtocolError, Result};
-use super::server::{empty_server_message, ServerMessage};
+use super::server_message::{empty_server_message, ServerMessage};
 use super::types::Point16;
 use super::writer::Writer;
 

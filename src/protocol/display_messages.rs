@@ -4,7 +4,7 @@ use super::constants::{brush_type, msg, msgc};
 use super::error::Result;
 use super::image::Image;
 use super::reader::Reader;
-use super::server::{empty_server_message, sized_bytes, ServerMessage};
+use super::server_message::{empty_server_message, sized_bytes, ServerMessage};
 use super::types::{Clip, DisplayBase, Head, Point, Rect};
 use super::writer::{len_u16, len_u8, Writer};
 

@@ -5,7 +5,7 @@
 //! Each target parses arbitrary bytes; whatever parses must re-encode and
 //! parse back to the same value. The asserts here fire only on a real bug.
 
-use super::client::{parse_client_message, ClientMessage};
+use super::client_message::{parse_client_message, ClientMessage};
 use super::constants::{channel, msgc};
 use super::header::{check_client_body_size, DataHeader, HeaderKind, MiniHeader};
 use super::link::{

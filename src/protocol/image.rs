@@ -6,7 +6,7 @@
 
 use super::constants::{bitmap_flags, image_type};
 use super::error::{ProtocolError, Result};
-use super::server::sized_bytes;
+use super::server_message::sized_bytes;
 use super::writer::{len_u32, Writer};
 
 /// The type-dependent part of an image.

@@ -3,7 +3,7 @@
 use super::constants::{msg, msgc};
 use super::error::Result;
 use super::reader::Reader;
-use super::server::{empty_server_message, ServerMessage};
+use super::server_message::{empty_server_message, ServerMessage};
 use super::types::ChannelId;
 use super::writer::{len_u32, Writer};
 

@@ -28,7 +28,7 @@
 )]
 
 pub mod caps;
-pub mod client;
+pub mod client_message;
 pub mod common_messages;
 pub mod constants;
 pub mod cursor_messages;
@@ -41,12 +41,12 @@ pub mod inputs_messages;
 pub mod link;
 pub mod main_messages;
 pub mod reader;
-pub mod server;
+pub mod server_message;
 pub mod types;
 pub mod writer;
 
 pub use caps::Caps;
-pub use client::{parse_client_message, ClientMessage};
+pub use client_message::{parse_client_message, ClientMessage};
 pub use common_messages::CommonClientMessage;
 pub use display_messages::DisplayClientMessage;
 pub use error::{ProtocolError, Result};
@@ -59,6 +59,6 @@ pub use link::{
 };
 pub use main_messages::MainClientMessage;
 pub use reader::Reader;
-pub use server::{encode_frame, ServerMessage};
+pub use server_message::{encode_frame, ServerMessage};
 pub use types::{ChannelId, ChannelWait, Clip, DisplayBase, Head, Point, Point16, Rect};
 pub use writer::Writer;

@@ -54,7 +54,7 @@ impl Core {
 
     /// True when called on the core's thread.
     pub fn is_current_thread(&self) -> bool {
-        crate::sys::current_thread_id() == self.thread_id()
+        crate::base::sys::current_thread_id() == self.thread_id()
     }
 
     /// Checks that the caller runs on this core's thread; a critical naming
@@ -66,7 +66,7 @@ impl Core {
         red_critical!(
             "{} runs on thread {} but belongs to core {} of thread {}",
             what,
-            crate::sys::current_thread_id(),
+            crate::base::sys::current_thread_id(),
             self.0.name,
             self.thread_id()
         );

@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use glib::prelude::*;
 
+use super::Server;
+use crate::base::sync::lock;
+use crate::model::error::ConnectionError;
 use crate::protocol::constants::{cap, channel, link_err, SPICE_TICKET_CIPHERTEXT_BYTES};
 use crate::protocol::link::{
     encode_link_result, parse_auth_mechanism, AuthMechanism, LinkHeader, LinkMess, LinkReply,
     LINK_HEADER_SIZE,
 };
 use crate::protocol::Caps;
-use crate::server::Server;
 
 /// How long a connection may take to link before it is closed.
 pub const LINK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,10 +48,10 @@ struct Pending {
     sources: Vec<glib::Source>,
 }
 
-/// Why a link failed: the code sent back (if any) and a log line.
+/// Why a link failed: the code sent back (if any) and why.
 struct Failure {
     reply: Reply,
-    reason: String,
+    error: ConnectionError,
 }
 
 enum Reply {
@@ -61,10 +63,19 @@ enum Reply {
     Close,
 }
 
+/// A refusal of a client that did something it may not.
 fn fail(reply: Reply, reason: impl Into<String>) -> Failure {
     Failure {
         reply,
-        reason: reason.into(),
+        error: ConnectionError::Misbehaving(reason.into()),
+    }
+}
+
+/// A failure of the connection itself (closed, socket error, bad bytes).
+fn broken(reply: Reply, error: impl Into<ConnectionError>) -> Failure {
+    Failure {
+        reply,
+        error: error.into(),
     }
 }
 
@@ -103,7 +114,7 @@ pub(crate) fn start(server: &Server, socket: socket2::Socket, peer: String) {
         }
         glib::ControlFlow::Break
     });
-    let mut guard = pending.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = lock(&pending);
     if let Some(p) = guard.as_mut() {
         p.sources.push(read);
         p.sources.push(timeout);
@@ -112,7 +123,7 @@ pub(crate) fn start(server: &Server, socket: socket2::Socket, peer: String) {
 
 fn on_readable(server: &Server, pending: &Arc<Mutex<Option<Pending>>>) -> glib::ControlFlow {
     let outcome = {
-        let mut guard = pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&pending);
         let Some(p) = guard.as_mut() else {
             return glib::ControlFlow::Break;
         };
@@ -132,7 +143,7 @@ fn read_and_advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
     let mut chunk = [0u8; 4096];
     loop {
         match p.socket.read(&mut chunk) {
-            Ok(0) => return Err(fail(Reply::Close, "closed during the link stage")),
+            Ok(0) => return Err(broken(Reply::Close, ConnectionError::Closed)),
             Ok(n) => {
                 p.input.extend_from_slice(&chunk[..n]);
                 if advance(server, p)? {
@@ -141,7 +152,7 @@ fn read_and_advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(fail(Reply::Close, format!("read error: {e}"))),
+            Err(e) => return Err(broken(Reply::Close, e)),
         }
     }
 }
@@ -157,7 +168,7 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                     return Ok(false);
                 }
                 let header = LinkHeader::parse(&p.input[..LINK_HEADER_SIZE])
-                    .map_err(|e| fail(Reply::Error(e.link_error()), e.to_string()))?;
+                    .map_err(|e| broken(Reply::Error(e.link_error()), e))?;
                 (Stage::Mess(header), LINK_HEADER_SIZE)
             }
             Stage::Mess(header) => {
@@ -167,24 +178,34 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                     return Ok(false);
                 }
                 let mess = LinkMess::parse(&p.input[..size])
-                    .map_err(|e| fail(Reply::Error(e.link_error()), e.to_string()))?;
+                    .map_err(|e| broken(Reply::Error(e.link_error()), e))?;
                 if !server.has_channel(mess.channel_type, mess.channel_id) {
                     return Err(fail(
                         Reply::Error(link_err::CHANNEL_NOT_AVAILABLE),
                         format!("no channel {}:{}", mess.channel_type, mess.channel_id),
                     ));
                 }
-                let key = server
-                    .ticket_key()
-                    .map_err(|e| fail(Reply::Error(link_err::ERROR), e.message().to_string()))?;
+                if mess.channel_type == channel::MAIN && server.is_full() {
+                    // A refusal spice-gtk reports as a link error, not as a
+                    // wrong password: before the ticket is asked for.
+                    return Err(fail(
+                        Reply::Error(link_err::ERROR),
+                        "refused: max-clients clients are connected",
+                    ));
+                }
+                let key = server.ticket_key().map_err(|e| Failure {
+                    reply: Reply::Error(link_err::ERROR),
+                    error: ConnectionError::Encoder(e.message().to_string()),
+                })?;
                 let reply = LinkReply::ok(
                     *key.public_der(),
                     server_common_caps(),
                     server_channel_caps(mess.channel_type),
                 );
-                let bytes = reply
-                    .encode_with_header()
-                    .map_err(|e| fail(Reply::Close, e.to_string()))?;
+                let bytes = reply.encode_with_header().map_err(|e| Failure {
+                    reply: Reply::Close,
+                    error: ConnectionError::Encoder(e.to_string()),
+                })?;
                 write_all(&mut p.socket, &bytes)?;
                 let next = if mess.common_caps.has(cap::common::PROTOCOL_AUTH_SELECTION) {
                     Stage::AuthMechanism(mess)
@@ -206,9 +227,7 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                             "SASL is not supported",
                         ))
                     }
-                    Err(e) => {
-                        return Err(fail(Reply::Result(link_err::INVALID_DATA), e.to_string()))
-                    }
+                    Err(e) => return Err(broken(Reply::Result(link_err::INVALID_DATA), e)),
                 }
             }
             Stage::Ticket(mess) => {
@@ -243,14 +262,14 @@ fn write_all(socket: &mut socket2::Socket, bytes: &[u8]) -> Result<(), Failure> 
     match socket.write(bytes) {
         Ok(n) if n == bytes.len() => Ok(()),
         Ok(_) => Err(fail(Reply::Close, "short write during the link stage")),
-        Err(e) => Err(fail(Reply::Close, format!("write error: {e}"))),
+        Err(e) => Err(broken(Reply::Close, e)),
     }
 }
 
 /// Ends the link stage: hands a linked connection over, or answers the
 /// failure and closes.
 fn finish(server: &Server, pending: &Arc<Mutex<Option<Pending>>>, outcome: Result<(), Failure>) {
-    let Some(mut p) = pending.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+    let Some(mut p) = lock(&pending).take() else {
         return;
     };
     server.link_finished();
@@ -269,7 +288,12 @@ fn finish(server: &Server, pending: &Arc<Mutex<Option<Pending>>>, outcome: Resul
             });
         }
         Err(failure) => {
-            red_info!("{}: {}", p.peer, failure.reason);
+            crate::base::log::log(
+                failure.error.log_level(),
+                file!(),
+                line!(),
+                &format!("{}: link stage: {}", p.peer, failure.error),
+            );
             let bytes = match failure.reply {
                 Reply::Error(code) => LinkReply::error(code).encode_with_header().ok(),
                 Reply::Result(code) => Some(encode_link_result(code).to_vec()),

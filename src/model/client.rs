@@ -1,8 +1,8 @@
 //! `RedClient`: one remote SPICE client, grouping its channel clients.
 //!
-//! The seed: RedClient::channels ⇒ RedChannelClient (owning) and
+//! `docs/threading.md`: RedClient::channels ⇒ RedChannelClient (owning) and
 //! RedClient::mcc → MainChannelClient, which here is a weak reference, so
-//! it never dangles (the seed admits it does in spice-server).
+//! it never dangles (spice-server's plain pointer can).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -10,12 +10,13 @@ use std::sync::{Mutex, OnceLock};
 use glib::prelude::*;
 use glib::subclass::prelude::*;
 
-use crate::channel_client::{ChannelClient, ChannelClientExt};
-use crate::core::Core;
-use crate::dispatcher::Dispatcher;
-use crate::live_objects::{CountedClass, Live};
-use crate::main_channel::MainChannelClient;
-use crate::server::MainMessage;
+use crate::base::core::Core;
+use crate::base::dispatcher::Dispatcher;
+use crate::base::live_objects::{CountedClass, Live};
+use crate::base::sync::lock;
+use crate::channels::main::MainChannelClient;
+use crate::model::channel_client::{ChannelClient, ChannelClientExt};
+use crate::model::messages::MainMessage;
 
 pub mod imp {
     use super::*;
@@ -36,7 +37,8 @@ pub mod imp {
     }
 
     impl CountedClass for Client {
-        const CLASS: crate::live_objects::Counted = crate::live_objects::Counted::Client;
+        const CLASS: crate::base::live_objects::Counted =
+            crate::base::live_objects::Counted::Client;
     }
 
     #[glib::object_subclass]
@@ -68,11 +70,7 @@ pub mod imp {
         fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
             match pspec.name() {
                 "id" => self.id.load(Ordering::SeqCst).to_value(),
-                "address" => self
-                    .address
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .to_value(),
+                "address" => lock(&self.address).to_value(),
                 _ => unreachable!("GObject only reads registered properties"),
             }
         }
@@ -96,7 +94,7 @@ impl Client {
         let client: Client = glib::Object::new();
         let imp = client.imp();
         imp.id.store(id, Ordering::SeqCst);
-        *imp.address.lock().unwrap_or_else(|e| e.into_inner()) = address.map(str::to_string);
+        *lock(&imp.address) = address.map(str::to_string);
         let _ = imp.main_core.set(main_core.clone());
         let _ = imp.main_dispatcher.set(main_dispatcher.clone());
         client
@@ -109,20 +107,12 @@ impl Client {
 
     /// The remote address, when known.
     pub fn address(&self) -> Option<String> {
-        self.imp()
-            .address
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.imp().address).clone()
     }
 
     /// The client's channel clients.
     pub fn channel_clients(&self) -> Vec<ChannelClient> {
-        self.imp()
-            .channels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.imp().channels).clone()
     }
 
     /// The main channel client, while it exists.
@@ -135,22 +125,14 @@ impl Client {
         if let Some(mcc) = rcc.downcast_ref::<MainChannelClient>() {
             self.imp().mcc.set(Some(mcc));
         }
-        self.imp()
-            .channels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(rcc.clone());
+        lock(&self.imp().channels).push(rcc.clone());
     }
 
     /// Removes from RedClient::channels, dropping the owning reference
     /// outside the lock; on the main thread. True if it was there.
     pub(crate) fn remove_channel_client(&self, rcc: &ChannelClient) -> bool {
         let removed = {
-            let mut channels = self
-                .imp()
-                .channels
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut channels = lock(&self.imp().channels);
             channels
                 .iter()
                 .position(|c| c == rcc)
@@ -170,7 +152,7 @@ impl Client {
         }
     }
 
-    /// The seed's red_client_destroy, on the main thread: disconnect every
+    /// spice-server's red_client_destroy, on the main thread: disconnect every
     /// channel client on its own thread (waiting for each), then drop them.
     pub(crate) fn destroy(&self) {
         if let Some(core) = self.imp().main_core.get() {
@@ -180,22 +162,16 @@ impl Client {
         for rcc in self.channel_clients() {
             match rcc.channel() {
                 Some(channel)
-                    if !crate::channel::ChannelExt::core(&channel).is_current_thread() =>
+                    if !crate::model::channel::ChannelExt::core(&channel).is_current_thread() =>
                 {
                     if rcc.is_connected() {
-                        crate::channel::request_disconnect(&channel, &rcc, true);
+                        crate::model::channel::request_disconnect(&channel, &rcc, true);
                     }
                 }
-                _ => crate::channel_client::disconnect_on_own_thread(&rcc),
+                _ => crate::model::channel_client::disconnect_on_own_thread(&rcc),
             }
         }
-        let channels = std::mem::take(
-            &mut *self
-                .imp()
-                .channels
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let channels = std::mem::take(&mut *lock(&self.imp().channels));
         drop(channels);
     }
 }

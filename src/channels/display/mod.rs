@@ -1,28 +1,38 @@
 //! The display channel (SPICE channel type 2) of one `RedDisplay`, running
-//! in that display's `RedWorker` thread.
+//! in that display's `RedWorker` thread: the primary surface, drawing
+//! updates from the pending region of each client, and (in [`streams`])
+//! video streams.
 
 declare_channel_pair! {
     /// A display's display channel: surfaces and drawing.
     channel DisplayChannel = "RedDisplayChannel", DisplayChannel;
     /// A client's display channel connection, in the worker thread.
     client DisplayChannelClient = "RedDisplayChannelClient", DisplayChannelClient;
+    protocol DisplayProtocol;
 }
 
+pub mod streams;
+
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use glib::prelude::*;
 
-use crate::channel::ChannelExt as _;
-use crate::channel_client::{new_channel_client, ChannelClient};
-use crate::connection::{attach, with_io, ChannelProtocol, Outbox};
-use crate::cursor_channel::CursorChannelClient;
+use crate::base::enums::ImageCompression;
+use crate::base::sync::lock;
+use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
 use crate::display::encoder::VideoCodec;
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
+use crate::display::stream::Stream;
 use crate::display::surface::Rect;
-use crate::enums::ImageCompression;
+use crate::model::channel_client::{new_channel_client, ChannelClient};
+use crate::model::client::Client;
+use crate::model::connection::{attach, ChannelProtocol, Outbox, Result};
+use crate::model::error::ConnectionError;
 use crate::protocol::constants::{
-    bitmap_flags, bitmap_fmt, cap, channel, ropd, surface_flags, surface_fmt,
+    bitmap_flags, bitmap_fmt, cap, channel, image_compression, image_scale_mode, ropd,
+    surface_flags, surface_fmt,
 };
 use crate::protocol::display_messages::{
     Brush, CopyBits, DrawCopy, DrawFill, Mark, MonitorsConfig, SurfaceCreate, SurfaceDestroy,
@@ -31,31 +41,41 @@ use crate::protocol::image::lz4_image_payload;
 use crate::protocol::{
     Caps, ClientMessage, Clip, DisplayBase, DisplayClientMessage, Head, Image, ImageData, Point,
 };
-use crate::worker::{LinkedChannel, WorkerShared};
+use streams::{ClientStreams, SharedFrames};
 
 /// Largest area one DRAW_COPY carries, in pixels: big updates go out in
 /// bands, so flow control and other clients get a turn.
 const MAX_DRAW_PIXELS: u32 = 256 * 256;
+
+/// One display's two channels and the state they send from: what its
+/// worker thread runs.
+#[derive(Clone)]
+pub(crate) struct DisplayChannels {
+    pub state: Arc<Mutex<DisplayState>>,
+    pub display_channel: DisplayChannel,
+    pub cursor_channel: CursorChannel,
+}
+
+/// A display or cursor connection that passed the link stage, with what
+/// the server's settings say about it.
+pub(crate) struct LinkedChannel {
+    pub channel_type: u8,
+    pub client: Client,
+    pub socket: socket2::Socket,
+    pub common_caps: Caps,
+    pub channel_caps: Caps,
+    pub image_compression: ImageCompression,
+    /// The server's `video-codecs`, parsed.
+    pub video_codecs: Vec<VideoCodec>,
+}
 
 /// The display channel's side of one client connection.
 pub(crate) struct DisplayProtocol {
     state: Arc<Mutex<DisplayState>>,
     /// What the client has not seen yet: absorbs new damage under
     /// back-pressure instead of queueing messages.
-    pub(crate) pending: Region,
-    /// Video codecs this client decodes, best first.
-    pub(crate) codecs: Vec<VideoCodec>,
-    /// Streams created on this client, with their codec.
-    pub(crate) streams: Vec<(u32, VideoCodec)>,
-    /// Where clipped streams still show, and whether the drawing over them
-    /// was redrawn since their last frame (if not, it is gone: unclip).
-    pub(crate) clips: Vec<(u32, Region, bool)>,
-    /// Stream frames not sent because the client was behind.
-    pub(crate) frames_dropped: u64,
-    /// Whether the client sends STREAM_REPORTs when asked.
-    pub(crate) reports: bool,
-    /// When a long round trip last lowered a stream's bitrate.
-    pub(crate) rtt_adapted: Option<std::time::Instant>,
+    pending: Region,
+    streams: ClientStreams,
     /// The surface size the client has.
     surface: Option<(u32, u32)>,
     /// A MARK is due once the first full image is out.
@@ -72,12 +92,7 @@ impl DisplayProtocol {
         server_codecs: &[VideoCodec],
     ) -> Self {
         DisplayProtocol {
-            codecs: crate::display_streams::client_codecs(channel_caps, server_codecs),
-            streams: Vec::new(),
-            clips: Vec::new(),
-            frames_dropped: 0,
-            reports: channel_caps.has(cap::display::STREAM_REPORT),
-            rtt_adapted: None,
+            streams: ClientStreams::new(channel_caps, server_codecs),
             state,
             pending: Region::new(),
             surface: None,
@@ -88,10 +103,15 @@ impl DisplayProtocol {
         }
     }
 
+    /// Ends `ended` streams on this client; their area is resent.
+    fn end_streams(&mut self, ended: &[Stream], out: &mut Outbox) -> Result {
+        self.streams.end(ended, &mut self.pending, out)
+    }
+
     /// (Re)creates the primary surface on the client and schedules a full
     /// image and a MARK.
-    fn create_surface(&mut self, width: u32, height: u32, out: &mut Outbox) -> Result<(), String> {
-        crate::display_streams::destroy_all(self, out)?;
+    fn create_surface(&mut self, width: u32, height: u32, out: &mut Outbox) -> Result {
+        self.streams.destroy_all(out)?;
         if self.surface.is_some() {
             out.send(&SurfaceDestroy { surface_id: 0 })?;
         }
@@ -124,7 +144,7 @@ impl DisplayProtocol {
     }
 
     /// Passes a change of the display on to this client.
-    fn apply(&mut self, effect: &Effect, out: &mut Outbox) -> Result<(), String> {
+    fn apply(&mut self, effect: &Effect, out: &mut Outbox) -> Result {
         match *effect {
             Effect::Damage(rect) => self.pending.add(rect),
             Effect::CopyBits { src_x, src_y, dest } => {
@@ -141,14 +161,14 @@ impl DisplayProtocol {
                 }
             }
             Effect::Resized { width, height } => self.create_surface(width, height, out)?,
-            Effect::StreamsEnded(ref ended) => crate::display_streams::end(self, ended, out)?,
+            Effect::StreamsEnded(ref ended) => self.end_streams(ended, out)?,
             Effect::Cursor | Effect::None => {}
         }
         Ok(())
     }
 
     /// Sends one band of the pending region; false when nothing is pending.
-    fn send_next(&mut self, out: &mut Outbox) -> Result<bool, String> {
+    fn send_next(&mut self, out: &mut Outbox) -> Result<bool> {
         let Some(first) = self.pending.rects().into_iter().next() else {
             return Ok(false);
         };
@@ -161,10 +181,7 @@ impl DisplayProtocol {
         };
         let rect = Rect::new(first.x, first.y, first.width, rows);
         self.pending.subtract(rect);
-        let pixels = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.surface.read(rect)
-        };
+        let pixels = lock(&self.state).surface.read(rect);
         let Some(bytes) = pixels else {
             // Outside the surface (a resize raced it): nothing to send.
             return Ok(true);
@@ -182,8 +199,8 @@ impl DisplayProtocol {
             // 24-bit rows: the unused fourth byte would cost a quarter of
             // the bytes on content LZ4 cannot shrink (gradients, photos).
             let block = lz4_flex::block::compress(&pack_bgr24(bytes));
-            lz4_payload =
-                lz4_image_payload(true, bitmap_fmt::BIT24, &[&block]).map_err(|e| e.to_string())?;
+            lz4_payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
+                .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
             ImageData::Lz4(&lz4_payload)
         } else {
             ImageData::Bitmap {
@@ -204,7 +221,7 @@ impl DisplayProtocol {
             },
             src_area: crate::protocol::Rect::from_xywh(0, 0, rect.width as i32, rect.height as i32),
             rop_descriptor: ropd::OP_PUT,
-            scale_mode: 0,
+            scale_mode: image_scale_mode::INTERPOLATE,
         })?;
         Ok(true)
     }
@@ -245,10 +262,10 @@ fn solid_color(bytes: &[u8]) -> Option<u32> {
 }
 
 impl ChannelProtocol for DisplayProtocol {
-    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
+    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result {
         out.start_acks()?;
         let (width, height) = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let state = lock(&self.state);
             (state.surface.width(), state.surface.height())
         };
         self.create_surface(width, height, out)
@@ -259,7 +276,7 @@ impl ChannelProtocol for DisplayProtocol {
         _rcc: &ChannelClient,
         message: ClientMessage<'_>,
         out: &mut Outbox,
-    ) -> Result<(), String> {
+    ) -> Result {
         match message {
             // "I cannot decode this stream": images for this client instead.
             ClientMessage::Display(DisplayClientMessage::StreamReport {
@@ -268,19 +285,12 @@ impl ChannelProtocol for DisplayProtocol {
                 num_drops: u32::MAX,
                 ..
             }) => {
-                if let Some((_, codec)) = self.streams.iter().find(|(id, _)| *id == stream_id) {
-                    let codec = *codec;
+                if let Some(codec) = self.streams.codec_of(stream_id) {
                     red_info!("a client cannot decode {}: sending it images", codec.name());
-                    self.codecs.retain(|c| *c != codec);
-                    let stream = self
-                        .state
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .streams
-                        .stream(stream_id)
-                        .cloned();
+                    self.streams.drop_codec(codec);
+                    let stream = lock(&self.state).streams.stream(stream_id).cloned();
                     if let Some(stream) = stream {
-                        crate::display_streams::end(self, &[stream], out)?;
+                        self.end_streams(&[stream], out)?;
                     }
                 }
                 Ok(())
@@ -289,7 +299,7 @@ impl ChannelProtocol for DisplayProtocol {
                 image_compression,
             }) => {
                 // OFF keeps bitmaps; anything else may use LZ4 if offered.
-                if image_compression == crate::protocol::constants::image_compression::OFF {
+                if image_compression == image_compression::OFF {
                     self.lz4 = false;
                 }
                 Ok(())
@@ -301,12 +311,14 @@ impl ChannelProtocol for DisplayProtocol {
                 last_frame_delay,
                 ..
             }) => {
-                if let Some((_, codec)) = self.streams.iter().find(|(id, _)| *id == stream_id) {
-                    let bitrate = self
-                        .state
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .adapt_bitrate(stream_id, *codec, num_frames, num_drops, last_frame_delay);
+                if let Some(codec) = self.streams.codec_of(stream_id) {
+                    let bitrate = lock(&self.state).adapt_bitrate(
+                        stream_id,
+                        codec,
+                        num_frames,
+                        num_drops,
+                        last_frame_delay,
+                    );
                     red_debug!(
                         "stream {stream_id}: {num_frames} frames, {num_drops} dropped, delay {last_frame_delay} ms: bitrate {bitrate:?}"
                     );
@@ -314,17 +326,13 @@ impl ChannelProtocol for DisplayProtocol {
                 Ok(())
             }
             ClientMessage::Display(DisplayClientMessage::PreferredVideoCodecType { codecs }) => {
-                crate::display_streams::prefer(self, codecs);
+                self.streams.prefer(codecs);
                 Ok(())
             }
-            // DISPLAY_INIT (cache sizes), stream reports, GL acks: nothing
-            // to do without caches or GL; bitrate adaptation to stream
-            // reports is not done yet.
+            // DISPLAY_INIT (cache sizes), GL acks: nothing to do without
+            // caches or GL.
             ClientMessage::Display(_) => Ok(()),
-            other => Err(format!(
-                "unexpected message {} on the display channel",
-                other.msg_type()
-            )),
+            other => Err(ConnectionError::unexpected("display", other.msg_type())),
         }
     }
 
@@ -340,7 +348,9 @@ impl ChannelProtocol for DisplayProtocol {
                     return;
                 }
                 Err(e) => {
-                    red_warning!("display channel: cannot encode an update: {e}");
+                    // The connection itself is fine: the update stays
+                    // pending and the next refill tries again.
+                    red_warning!("display channel: cannot send an update: {e}");
                     return;
                 }
             }
@@ -354,62 +364,93 @@ impl ChannelProtocol for DisplayProtocol {
 
 /// Passes a change of the display to every client of its channels; on the
 /// worker thread.
-pub(crate) fn forward(shared: &WorkerShared, effect: &Effect) {
+pub(crate) fn forward(channels: &DisplayChannels, effect: &Effect) {
+    let clients = &channels.display_channel;
     match effect {
         Effect::None => {}
-        Effect::Cursor => crate::cursor_channel::forward(shared),
-        Effect::Damage(rect) => crate::display_streams::forward_damage(shared, *rect),
+        Effect::Cursor => cursor::forward(&channels.cursor_channel),
+        Effect::Damage(rect) => forward_damage(channels, *rect),
         Effect::CopyBits { src_x, src_y, dest } => {
             // A copy touching a stream ends it and goes out as an image.
             let src = Rect::new(*src_x, *src_y, dest.width, dest.height);
             let ended = {
-                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = lock(&channels.state);
                 let mut ended = state.streams.end_intersecting(src);
                 ended.extend(state.streams.end_intersecting(*dest));
                 state.drop_encoders(&ended);
                 ended
             };
             if ended.is_empty() {
-                for_each_client(shared, |p, out| p.apply(effect, out));
+                clients.for_each_protocol(|p, out| p.apply(effect, out));
             } else {
-                for_each_client(shared, |p, out| {
-                    crate::display_streams::end(p, &ended, out)?;
+                clients.for_each_protocol(|p, out| {
+                    p.end_streams(&ended, out)?;
                     p.apply(&Effect::Damage(*dest), out)
                 });
             }
         }
         Effect::Resized { .. } => {
             {
-                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = lock(&channels.state);
                 let ended = state.streams.end_all();
                 state.drop_encoders(&ended);
             }
-            for_each_client(shared, |p, out| p.apply(effect, out));
+            clients.for_each_protocol(|p, out| p.apply(effect, out));
         }
-        Effect::StreamsEnded(_) => for_each_client(shared, |p, out| p.apply(effect, out)),
+        Effect::StreamsEnded(_) => clients.for_each_protocol(|p, out| p.apply(effect, out)),
     }
 }
 
-/// Runs `f` on every display channel client's protocol state and sends
-/// what it produced; a client whose connection fails is disconnected.
-pub(crate) fn for_each_client(
-    shared: &WorkerShared,
-    mut f: impl FnMut(&mut DisplayProtocol, &mut Outbox) -> Result<(), String>,
-) {
-    for rcc in shared.display_channel.clients() {
-        let result = with_io(&rcc, |io, _| match io.protocol_as::<DisplayProtocol>() {
-            Some((p, out)) => f(p, out),
-            None => Ok(()),
+/// A damaged rectangle: a stream frame for the clients that can take it,
+/// an image update for the others.
+fn forward_damage(channels: &DisplayChannels, rect: Rect) {
+    let detection = {
+        let mut state = lock(&channels.state);
+        let detection = state.streams.on_damage(rect, Instant::now());
+        state.drop_encoders(&detection.ended);
+        detection
+    };
+    let clients = &channels.display_channel;
+    let Some((id, _)) = detection.frame else {
+        clients.for_each_protocol(|p, out| {
+            p.end_streams(&detection.ended, out)?;
+            for stream in &detection.clipped {
+                p.streams.clip(stream, rect, out)?;
+            }
+            p.pending.add(rect);
+            Ok(())
         });
-        if let Err(e) = result {
-            red_info!("display channel client: {e}: disconnecting");
-            crate::channel_client::disconnect_on_own_thread(&rcc);
+        return;
+    };
+    // One encoding per codec, shared by every client of that codec.
+    let mut frames = SharedFrames::new();
+    clients.for_each_protocol(|p, out| {
+        p.end_streams(&detection.ended, out)?;
+        p.streams
+            .send_frame(id, rect, &channels.state, &mut frames, &mut p.pending, out)
+    });
+}
+
+/// Ends streams whose updates stopped; from the worker's timer.
+pub(crate) fn expire_streams(channels: &DisplayChannels) {
+    let ended = {
+        let mut state = lock(&channels.state);
+        if state.streams.streams().is_empty() {
+            return;
         }
+        let ended = state.streams.expire(Instant::now());
+        state.drop_encoders(&ended);
+        ended
+    };
+    if !ended.is_empty() {
+        channels
+            .display_channel
+            .for_each_protocol(|p, out| p.end_streams(&ended, out));
     }
 }
 
 /// Sets up a linked display or cursor connection; on the worker thread.
-pub(crate) fn connect(shared: &WorkerShared, linked: LinkedChannel) {
+pub(crate) fn connect(channels: &DisplayChannels, linked: LinkedChannel) {
     let LinkedChannel {
         channel_type,
         client,
@@ -421,9 +462,9 @@ pub(crate) fn connect(shared: &WorkerShared, linked: LinkedChannel) {
     } = linked;
     if channel_type == channel::DISPLAY {
         let rcc: DisplayChannelClient =
-            new_channel_client(shared.display_channel.upcast_ref(), &client);
+            new_channel_client(channels.display_channel.upcast_ref(), &client);
         let protocol = DisplayProtocol::new(
-            shared.state.clone(),
+            channels.state.clone(),
             &channel_caps,
             image_compression,
             &video_codecs,
@@ -431,8 +472,8 @@ pub(crate) fn connect(shared: &WorkerShared, linked: LinkedChannel) {
         attach(rcc.upcast_ref(), socket, &common_caps, Box::new(protocol));
     } else {
         let rcc: CursorChannelClient =
-            new_channel_client(shared.cursor_channel.upcast_ref(), &client);
-        let protocol = crate::cursor_channel::CursorProtocol::new(shared.state.clone());
+            new_channel_client(channels.cursor_channel.upcast_ref(), &client);
+        let protocol = CursorProtocol::new(channels.state.clone());
         attach(rcc.upcast_ref(), socket, &common_caps, Box::new(protocol));
     }
 }

@@ -13,11 +13,14 @@ use glib::prelude::*;
 use glib::subclass::prelude::*;
 use glib::translate::IntoGlib;
 
-use crate::channel::ChannelExt;
-use crate::channel_client::{disconnect_on_own_thread, ChannelClient, ChannelClientExt};
+use crate::base::clock::monotonic_ns;
+use crate::base::sync::lock;
+use crate::model::channel::ChannelExt;
+use crate::model::channel_client::{disconnect_on_own_thread, ChannelClient, ChannelClientExt};
+use crate::model::error::ConnectionError;
 use crate::protocol::common_messages::{CommonClientMessage, Ping, SetAck};
 use crate::protocol::header::{check_client_body_size, HeaderKind};
-use crate::protocol::server::{encode_frame, ServerMessage};
+use crate::protocol::server_message::{encode_frame, ServerMessage};
 use crate::protocol::{parse_client_message, Caps, ClientMessage};
 
 /// Messages a client may leave unacknowledged: spice-server's 2 × window.
@@ -33,20 +36,27 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(10);
 /// starve the others on the same thread.
 const READ_BUDGET: usize = 1 << 20;
 
-/// What a channel client does with its connection (one per channel type).
+/// What ends a connection.
+pub(crate) type Result<T = ()> = std::result::Result<T, ConnectionError>;
+
+/// The channel's side of one client connection: the per-client state of a
+/// channel type and what it does with client messages (`MainProtocol`,
+/// `InputsProtocol`, `CursorProtocol`, `DisplayProtocol`). A channel client
+/// owns one through its connection; `declare_channel_pair!` names the type
+/// of each channel client's, and its `with_protocol` reaches it.
 pub(crate) trait ChannelProtocol: Send + 'static {
     /// Right after the link: the channel's first messages.
-    fn start(&mut self, rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String>;
+    fn start(&mut self, rcc: &ChannelClient, out: &mut Outbox) -> Result;
     /// A client message of this channel (common ones are handled before).
     fn handle(
         &mut self,
         rcc: &ChannelClient,
         message: ClientMessage<'_>,
         out: &mut Outbox,
-    ) -> Result<(), String>;
+    ) -> Result;
     /// The send window has room again: produce what is pending.
     fn refill(&mut self, _rcc: &ChannelClient, _out: &mut Outbox) {}
-    /// For channel code that reaches its protocol state from outside.
+    /// For `with_protocol`, which gives channel code its concrete type.
     fn as_any(&mut self) -> &mut dyn std::any::Any;
 }
 
@@ -88,13 +98,16 @@ impl Outbox {
     }
 
     /// Queues one message.
-    pub fn send(&mut self, message: &dyn ServerMessage) -> Result<(), String> {
+    pub fn send(&mut self, message: &dyn ServerMessage) -> Result {
         if self.queued_bytes > HARD_MAX_QUEUED_BYTES {
-            return Err("the client does not read what it is sent".into());
+            return Err(ConnectionError::Misbehaving(
+                "it does not read what it is sent".into(),
+            ));
         }
         self.serial += 1;
         let mut frame = Vec::new();
-        encode_frame(self.header, self.serial, message, &mut frame).map_err(|e| e.to_string())?;
+        encode_frame(self.header, self.serial, message, &mut frame)
+            .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
         self.queued_bytes += frame.len();
         self.queue.push_back(frame);
         if self.uses_acks {
@@ -104,7 +117,7 @@ impl Outbox {
     }
 
     /// Starts ACK flow control (display and cursor channels).
-    pub fn start_acks(&mut self) -> Result<(), String> {
+    pub fn start_acks(&mut self) -> Result {
         self.ack_generation += 1;
         self.uses_acks = true;
         self.unacked = 0;
@@ -121,7 +134,7 @@ impl Outbox {
         window_ok && self.queued_bytes < MAX_QUEUED_BYTES
     }
 
-    fn send_ping(&mut self) -> Result<(), String> {
+    fn send_ping(&mut self) -> Result {
         if self.ping.is_some() {
             return Ok(());
         }
@@ -158,10 +171,6 @@ impl Outbox {
     }
 }
 
-fn monotonic_ns() -> u64 {
-    u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000
-}
-
 /// A linked connection with its channel protocol.
 pub(crate) struct ChannelIo {
     socket: socket2::Socket,
@@ -176,18 +185,18 @@ pub(crate) struct ChannelIo {
 impl ChannelIo {
     /// The protocol state as `T` beside the outbox, for channel code that
     /// pushes changes from outside (display damage, cursor moves).
-    pub fn protocol_as<T: 'static>(&mut self) -> Option<(&mut T, &mut Outbox)> {
+    pub(crate) fn protocol_as<T: 'static>(&mut self) -> Option<(&mut T, &mut Outbox)> {
         let protocol = self.protocol.as_any().downcast_mut::<T>()?;
         Some((protocol, &mut self.out))
     }
 
     /// Reads what is there and handles every complete message.
-    fn read(&mut self, rcc: &ChannelClient) -> Result<(), String> {
+    fn read(&mut self, rcc: &ChannelClient) -> Result {
         let mut budget = READ_BUDGET;
         let mut chunk = [0u8; 16384];
         loop {
             match self.socket.read(&mut chunk) {
-                Ok(0) => return Err("connection closed by the client".into()),
+                Ok(0) => return Err(ConnectionError::Closed),
                 Ok(n) => {
                     self.input.extend_from_slice(&chunk[..n]);
                     self.handle_input(rcc)?;
@@ -198,27 +207,32 @@ impl ChannelIo {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(format!("read error: {e}")),
+                Err(e) => return Err(e.into()),
             }
         }
     }
 
-    fn handle_input(&mut self, rcc: &ChannelClient) -> Result<(), String> {
+    fn handle_input(&mut self, rcc: &ChannelClient) -> Result {
         let header_size = self.out.header.size();
         let mut consumed = 0;
         while let Some(rest) = self.input.get(consumed..) {
             if rest.len() < header_size {
                 break;
             }
-            let header = self.out.header.parse(rest).map_err(|e| e.to_string())?;
-            check_client_body_size(self.channel_type, &header).map_err(|e| e.to_string())?;
+            let header = self
+                .out
+                .header
+                .parse(rest)
+                .map_err(ConnectionError::Protocol)?;
+            check_client_body_size(self.channel_type, &header)
+                .map_err(ConnectionError::Protocol)?;
             let total = header_size + header.size as usize;
             if rest.len() < total {
                 break;
             }
             let body = &rest[header_size..total];
             let message = parse_client_message(self.channel_type, header.msg_type, body)
-                .map_err(|e| format!("malformed message {}: {e}", header.msg_type))?;
+                .map_err(ConnectionError::Protocol)?;
             match message {
                 ClientMessage::Common(common) => self.out.handle_common(common),
                 ClientMessage::Unknown { msg_type, .. } => {
@@ -236,7 +250,7 @@ impl ChannelIo {
     }
 
     /// Writes queued frames until the socket would block.
-    fn flush(&mut self) -> Result<bool, String> {
+    fn flush(&mut self) -> Result<bool> {
         while let Some(front) = self.out.queue.front() {
             match self.socket.write(&front[self.out.offset..]) {
                 Ok(n) => {
@@ -249,7 +263,7 @@ impl ChannelIo {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(format!("write error: {e}")),
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(true)
@@ -281,7 +295,7 @@ pub(crate) fn attach(
         .protocol
         .start(rcc, &mut io.out)
         .and_then(|_| io.out.send_ping());
-    *rcc.imp().io.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+    *lock(&rcc.imp().io) = Some(io);
     let weak = rcc.downgrade();
     let read_source = channel.core().fd_watch(
         fd,
@@ -303,7 +317,7 @@ pub(crate) fn attach(
         finish(&rcc, result)
     });
     {
-        let mut sources = rcc.imp().sources.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sources = lock(&rcc.imp().sources);
         sources.push(read_source);
         sources.push(ping_source);
     }
@@ -315,10 +329,10 @@ pub(crate) fn attach(
 /// refill and flushes. `Err` means: disconnect.
 pub(crate) fn with_io(
     rcc: &ChannelClient,
-    f: impl FnOnce(&mut ChannelIo, &ChannelClient) -> Result<(), String>,
-) -> Result<(), String> {
+    f: impl FnOnce(&mut ChannelIo, &ChannelClient) -> Result,
+) -> Result {
     note_handler_thread(rcc);
-    let mut guard = rcc.imp().io.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = lock(&rcc.imp().io);
     let Some(io) = guard.as_mut() else {
         return Ok(());
     };
@@ -329,7 +343,7 @@ pub(crate) fn with_io(
 /// Records the thread running a handler of `rcc`; in debug builds, a
 /// handler on another thread than its channel's is a critical.
 fn note_handler_thread(rcc: &ChannelClient) {
-    let tid = crate::sys::current_thread_id();
+    let tid = crate::base::sys::current_thread_id();
     rcc.imp().handler_thread_id.store(tid, Ordering::SeqCst);
     if cfg!(debug_assertions) {
         if let Some(channel) = rcc.channel() {
@@ -341,7 +355,7 @@ fn note_handler_thread(rcc: &ChannelClient) {
 }
 
 /// Lets the protocol produce while there is room, writing as it goes.
-fn pump(io: &mut ChannelIo, rcc: &ChannelClient) -> Result<(), String> {
+fn pump(io: &mut ChannelIo, rcc: &ChannelClient) -> Result {
     loop {
         let before = io.out.serial;
         if io.out.has_room() {
@@ -385,20 +399,27 @@ fn watch_writable(io: &mut ChannelIo, rcc: &ChannelClient) {
 }
 
 /// Disconnects on error; the watch keeps running otherwise.
-fn finish(rcc: &ChannelClient, result: Result<(), String>) -> glib::ControlFlow {
+fn finish(rcc: &ChannelClient, result: Result) -> glib::ControlFlow {
     match result {
         Ok(()) => glib::ControlFlow::Continue,
-        Err(reason) => {
-            let channel = rcc.channel();
-            red_info!(
-                "{} {}: {reason}: disconnecting",
-                rcc.type_().name(),
-                channel.map(|c| c.id()).unwrap_or(0)
-            );
-            disconnect_on_own_thread(rcc);
+        Err(error) => {
+            disconnect_after(rcc, &error);
             glib::ControlFlow::Break
         }
     }
+}
+
+/// Logs why `rcc`'s connection failed, at the level its kind deserves,
+/// and disconnects it; on the channel's thread.
+pub(crate) fn disconnect_after(rcc: &ChannelClient, error: &ConnectionError) {
+    let id = rcc.channel().map(|c| c.id()).unwrap_or(0);
+    crate::base::log::log(
+        error.log_level(),
+        file!(),
+        line!(),
+        &format!("{} {id}: {error}: disconnecting", rcc.type_().name()),
+    );
+    disconnect_on_own_thread(rcc);
 }
 
 /// Closes the connection's socket and its write watch (on disconnection).
@@ -414,10 +435,7 @@ pub(crate) fn round_trip(rcc: &ChannelClient) -> Option<Duration> {
     if !rcc.is_connected() {
         return None;
     }
-    rcc.imp()
-        .io
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    lock(&rcc.imp().io)
         .as_ref()
         .and_then(|io| io.out.round_trip)
 }

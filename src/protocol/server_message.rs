@@ -64,7 +64,7 @@ macro_rules! empty_server_message {
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct $name;
 
-        impl $crate::protocol::server::ServerMessage for $name {
+        impl $crate::protocol::server_message::ServerMessage for $name {
             fn msg_type(&self) -> u16 {
                 $msg_type
             }

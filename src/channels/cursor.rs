@@ -6,19 +6,21 @@ declare_channel_pair! {
     channel CursorChannel = "RedCursorChannel", CursorChannel;
     /// A client's cursor channel connection, in the worker thread.
     client CursorChannelClient = "RedCursorChannelClient", CursorChannelClient;
+    protocol CursorProtocol;
 }
 
 use std::sync::{Arc, Mutex};
 
-use crate::channel_client::ChannelClient;
-use crate::connection::{with_io, ChannelProtocol, Outbox};
+use crate::base::sync::lock;
 use crate::display::state::{CursorShape, CursorState, DisplayState};
+use crate::model::channel_client::ChannelClient;
+use crate::model::connection::{ChannelProtocol, Outbox, Result};
+use crate::model::error::ConnectionError;
 use crate::protocol::constants::{cursor_flags, cursor_type};
 use crate::protocol::cursor_messages::{
     Cursor, CursorHeader, CursorHide, CursorInit, CursorMove, CursorSet,
 };
 use crate::protocol::{ClientMessage, Point16};
-use crate::worker::WorkerShared;
 
 /// The cursor channel's side of one client connection: it remembers what
 /// the client was told, to send only the difference.
@@ -63,11 +65,7 @@ impl CursorProtocol {
     }
 
     fn current(&self) -> CursorState {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .cursor
-            .clone()
+        lock(&self.state).cursor.clone()
     }
 
     /// The Cursor part of INIT or SET for `now`: the shape the first time,
@@ -100,7 +98,7 @@ impl CursorProtocol {
     }
 
     /// Sends what changed since the client was last told.
-    fn update(&mut self, out: &mut Outbox) -> Result<(), String> {
+    fn update(&mut self, out: &mut Outbox) -> Result {
         let now = self.current();
         if now == self.sent {
             return Ok(());
@@ -129,7 +127,7 @@ impl CursorProtocol {
 }
 
 impl ChannelProtocol for CursorProtocol {
-    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
+    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result {
         out.start_acks()?;
         let now = self.current();
         let mut data = Vec::new();
@@ -150,11 +148,8 @@ impl ChannelProtocol for CursorProtocol {
         _rcc: &ChannelClient,
         message: ClientMessage<'_>,
         _out: &mut Outbox,
-    ) -> Result<(), String> {
-        Err(format!(
-            "unexpected message {} on the cursor channel",
-            message.msg_type()
-        ))
+    ) -> Result {
+        Err(ConnectionError::unexpected("cursor", message.msg_type()))
     }
 
     fn as_any(&mut self) -> &mut dyn std::any::Any {
@@ -162,17 +157,7 @@ impl ChannelProtocol for CursorProtocol {
     }
 }
 
-/// Passes a cursor change to every cursor channel client; worker thread.
-pub(crate) fn forward(shared: &WorkerShared) {
-    use crate::channel::ChannelExt;
-    for rcc in shared.cursor_channel.clients() {
-        let result = with_io(&rcc, |io, _| match io.protocol_as::<CursorProtocol>() {
-            Some((p, out)) => p.update(out),
-            None => Ok(()),
-        });
-        if let Err(e) = result {
-            red_info!("cursor channel client: {e}: disconnecting");
-            crate::channel_client::disconnect_on_own_thread(&rcc);
-        }
-    }
+/// Passes a cursor change to every client of `channel`; worker thread.
+pub(crate) fn forward(channel: &CursorChannel) {
+    channel.for_each_protocol(|p, out| p.update(out));
 }

@@ -5,7 +5,37 @@
 use rsa::pkcs8::EncodePublicKey;
 use rsa::{Oaep, RsaPrivateKey};
 
+use std::time::Instant;
+
+use crate::base::error::RedError;
+use crate::base::i18n::gettext;
 use crate::protocol::constants::SPICE_TICKET_PUBKEY_BYTES;
+
+/// A ticket (password) and when it stops being valid.
+#[derive(Default, Clone)]
+pub struct Ticket {
+    pub password: Option<String>,
+    pub expires: Option<Instant>,
+}
+
+impl Ticket {
+    /// Whether `attempt` matches a ticket that has not expired, compared in
+    /// constant time for equal lengths.
+    pub fn accepts(&self, attempt: &[u8], now: Instant) -> bool {
+        let Some(password) = &self.password else {
+            return false;
+        };
+        if self.expires.is_some_and(|t| now >= t) {
+            return false;
+        }
+        let expected = password.as_bytes();
+        let mut diff = expected.len() ^ attempt.len();
+        for (i, b) in expected.iter().enumerate() {
+            diff |= usize::from(b ^ attempt.get(i).copied().unwrap_or(0));
+        }
+        diff == 0
+    }
+}
 
 /// The server's key pair.
 pub struct TicketKey {
@@ -15,19 +45,22 @@ pub struct TicketKey {
 
 impl TicketKey {
     /// A fresh RSA-1024 key pair (spice-server makes one per server too).
-    pub fn generate() -> Result<TicketKey, String> {
+    pub fn generate() -> Result<TicketKey, glib::Error> {
+        let failed = |what: &dyn std::fmt::Display| {
+            RedError::Failed.error(format!("{}: {what}", gettext("Could not make the RSA key")))
+        };
         let mut rng = rand::thread_rng();
-        let private = RsaPrivateKey::new(&mut rng, 1024).map_err(|e| e.to_string())?;
+        let private = RsaPrivateKey::new(&mut rng, 1024).map_err(|e| failed(&e))?;
         let der = private
             .to_public_key()
             .to_public_key_der()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failed(&e))?;
         let public_der: [u8; SPICE_TICKET_PUBKEY_BYTES] =
             der.as_bytes().try_into().map_err(|_| {
-                format!(
+                failed(&format!(
                     "public key is {} bytes, not {SPICE_TICKET_PUBKEY_BYTES}",
                     der.as_bytes().len()
-                )
+                ))
             })?;
         Ok(TicketKey {
             private,

@@ -1,27 +1,34 @@
 //! `RedChannel`: the abstract base of every channel.
 //!
-//! The seed: channels are created and destroyed on the main thread and run on
-//! the thread of their core; `RedChannel::clients` lists their channel
-//! clients without owning them (the `RedClient` does).
+//! Channels are created and destroyed on the main thread and run on the
+//! thread of their core; `RedChannel::clients` lists their channel clients
+//! without owning them (the `RedClient` does). See `docs/threading.md`.
 
 use std::sync::{Mutex, OnceLock};
 
 use glib::prelude::*;
 use glib::subclass::prelude::*;
 
-use crate::channel_client::ChannelClient;
-use crate::core::Core;
-use crate::dispatcher::Dispatcher;
-use crate::enums::ChannelType;
-use crate::server::MainMessage;
-use crate::worker::{Worker, WorkerMessage};
+use crate::base::core::Core;
+use crate::base::dispatcher::Dispatcher;
+use crate::base::enums::ChannelType;
+use crate::base::sync::lock;
+use crate::model::channel_client::ChannelClient;
+use crate::model::messages::MainMessage;
+
+/// A thread other than the main one that runs channels (a display's
+/// `RedWorker`): what channel code may ask of it through its dispatcher.
+pub(crate) trait ChannelThread: Send + Sync + 'static {
+    /// Disconnects `rcc` on that thread; `wait` waits until done.
+    fn disconnect(&self, rcc: &ChannelClient, wait: bool);
+}
 
 /// How requests reach a channel's thread: the main dispatcher for
-/// main-thread channels, the worker dispatcher for a display's channels.
-#[derive(Clone, Debug)]
+/// main-thread channels, the worker's dispatcher for a display's channels.
+#[derive(Clone)]
 pub(crate) enum CoreDispatcher {
     Main(Dispatcher<MainMessage>),
-    Worker(glib::WeakRef<Worker>),
+    Thread(std::sync::Arc<dyn ChannelThread>),
 }
 
 /// Asks `channel`'s thread to disconnect `rcc`; `wait` waits until done.
@@ -38,11 +45,7 @@ pub(crate) fn request_disconnect(channel: &Channel, rcc: &ChannelClient, wait: b
                 d.send(m)
             };
         }
-        CoreDispatcher::Worker(worker) => {
-            if let Some(worker) = worker.upgrade() {
-                worker.dispatch(WorkerMessage::DisconnectChannelClient(rcc.clone()), wait);
-            }
-        }
+        CoreDispatcher::Thread(thread) => thread.disconnect(rcc, wait),
     }
 }
 
@@ -145,7 +148,7 @@ pub mod imp {
         }
 
         fn dispose(&self) {
-            // The seed: channels are destroyed on the main thread.
+            // Channels are destroyed on the main thread.
             if let Some(main_core) = self.main_core.get() {
                 main_core.check_thread(&format!(
                     "disposal of {} {}",
@@ -190,7 +193,7 @@ pub trait ChannelExt: IsA<Channel> + 'static {
         self.as_ref().imp().id()
     }
 
-    /// The channel's core (`red_channel_get_core_interface` in the seed).
+    /// The channel's core (spice-server's `red_channel_get_core_interface`).
     fn core(&self) -> &Core {
         self.as_ref().imp().core.get_or_init(Core::detached)
     }
@@ -202,36 +205,21 @@ pub trait ChannelExt: IsA<Channel> + 'static {
 
     /// The channel clients connected to this channel (live ones only).
     fn clients(&self) -> Vec<ChannelClient> {
-        let clients = self
-            .as_ref()
-            .imp()
-            .clients
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let clients = lock(&self.as_ref().imp().clients);
         clients.iter().filter_map(|w| w.upgrade()).collect()
     }
 
     /// Adds `rcc` to RedChannel::clients; on the channel's thread.
     fn add_client(&self, rcc: &ChannelClient) {
         self.core().check_thread("RedChannel::add_client");
-        let mut clients = self
-            .as_ref()
-            .imp()
-            .clients
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut clients = lock(&self.as_ref().imp().clients);
         clients.retain(|w| w.upgrade().is_some());
         clients.push(rcc.downgrade());
     }
 
     /// Removes `rcc` from RedChannel::clients; true if it was there.
     fn remove_client(&self, rcc: &ChannelClient) -> bool {
-        let mut clients = self
-            .as_ref()
-            .imp()
-            .clients
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut clients = lock(&self.as_ref().imp().clients);
         let before = clients.len();
         clients.retain(|w| w.upgrade().is_some_and(|c| &c != rcc));
         clients.len() != before

@@ -5,40 +5,50 @@ declare_channel_pair! {
     channel MainChannel = "RedMainChannel", MainChannel;
     /// A client's main channel connection; its departure ends the client.
     client MainChannelClient = "RedMainChannelClient", MainChannelClient;
+    protocol MainProtocol;
 }
 
 use glib::prelude::*;
 
-use crate::channel::ChannelExt;
-use crate::channel_client::ChannelClient;
-use crate::connection::{with_io, ChannelProtocol, Outbox};
+use crate::base::clock::mm_time;
+use crate::model::channel::ChannelExt;
+use crate::model::channel_client::{ChannelClient, ChannelClientExt};
+use crate::model::connection::{ChannelProtocol, Outbox, Result};
+use crate::model::error::ConnectionError;
 use crate::protocol::constants::{cap, channel, mouse_mode};
 use crate::protocol::main_messages::{
     ChannelsList, MainInit, MouseMode, MultiMediaTime, Name, Uuid,
 };
 use crate::protocol::{Caps, ChannelId, ClientMessage, MainClientMessage};
-use crate::server::Server;
 
 /// Both mouse modes: the inputs channel takes absolute positions (with
 /// their display id) as well as relative motion.
 const SUPPORTED_MOUSE_MODES: u16 = mouse_mode::SERVER | mouse_mode::CLIENT;
 
-/// The multimedia clock: monotonic milliseconds, as spice-server's.
-pub(crate) fn mm_time() -> u32 {
-    (glib::monotonic_time() / 1000) as u32
+/// What the main channel needs of the session it serves (the server,
+/// which owns the main channel); `None` once the server is gone.
+pub(crate) trait MainChannelHost: Send + 'static {
+    /// The ids of the displays, in order.
+    fn display_ids(&self) -> Option<Vec<u32>>;
+    /// The session's name and UUID, if set.
+    fn name_and_uuid(&self) -> Option<(Option<String>, Option<[u8; 16]>)>;
+    /// The current mouse mode (`mouse_mode::SERVER` or `CLIENT`).
+    fn mouse_mode(&self) -> Option<u16>;
+    /// A client asked for another mouse mode.
+    fn set_mouse_mode(&self, mode: u16);
 }
 
 /// The main channel's side of one client connection (main thread).
 pub(crate) struct MainProtocol {
-    server: glib::WeakRef<Server>,
+    host: Box<dyn MainChannelHost>,
     session_id: u32,
     client_caps: Caps,
 }
 
 impl MainProtocol {
-    pub(crate) fn new(server: &Server, session_id: u32, client_caps: Caps) -> Self {
+    pub(crate) fn new(host: Box<dyn MainChannelHost>, session_id: u32, client_caps: Caps) -> Self {
         MainProtocol {
-            server: server.downgrade(),
+            host,
             session_id,
             client_caps,
         }
@@ -46,27 +56,25 @@ impl MainProtocol {
 }
 
 impl ChannelProtocol for MainProtocol {
-    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
-        let server = self.server.upgrade().ok_or("the server is gone")?;
+    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result {
+        let displays = self.host.display_ids().ok_or(ConnectionError::Gone)?;
+        let mouse_mode = self.host.mouse_mode().ok_or(ConnectionError::Gone)?;
         out.send(&MainInit {
             session_id: self.session_id,
-            display_channels_hint: server.displays().len() as u32,
+            display_channels_hint: displays.len() as u32,
             supported_mouse_modes: u32::from(SUPPORTED_MOUSE_MODES),
-            current_mouse_mode: u32::from(server.mouse_mode()),
+            current_mouse_mode: u32::from(mouse_mode),
             agent_connected: 0,
             agent_tokens: 0,
             multi_media_time: mm_time(),
             ram_hint: 0,
         })?;
         if self.client_caps.has(cap::main::NAME_AND_UUID) {
-            if let Some(name) = server.property::<Option<String>>("name") {
+            let (name, uuid) = self.host.name_and_uuid().ok_or(ConnectionError::Gone)?;
+            if let Some(name) = name {
                 out.send(&Name { name: &name })?;
             }
-            if let Some(uuid) = server
-                .property::<Option<String>>("uuid")
-                .as_deref()
-                .and_then(crate::server::parse_uuid)
-            {
+            if let Some(uuid) = uuid {
                 out.send(&Uuid { uuid })?;
             }
         }
@@ -78,22 +86,18 @@ impl ChannelProtocol for MainProtocol {
         rcc: &ChannelClient,
         message: ClientMessage<'_>,
         out: &mut Outbox,
-    ) -> Result<(), String> {
+    ) -> Result {
         let ClientMessage::Main(message) = message else {
-            return Err(format!(
-                "unexpected message {} on the main channel",
-                message.msg_type()
-            ));
+            return Err(ConnectionError::unexpected("main", message.msg_type()));
         };
-        let server = self.server.upgrade().ok_or("the server is gone")?;
         match message {
             MainClientMessage::AttachChannels => {
                 let mut channels = vec![ChannelId {
                     channel_type: channel::INPUTS,
                     id: 0,
                 }];
-                for display in server.displays() {
-                    let id = display.id() as u8;
+                for id in self.host.display_ids().ok_or(ConnectionError::Gone)? {
+                    let id = id as u8;
                     channels.push(ChannelId {
                         channel_type: channel::DISPLAY,
                         id,
@@ -111,15 +115,19 @@ impl ChannelProtocol for MainProtocol {
             MainClientMessage::MouseModeRequest { mode }
                 if mode == mouse_mode::SERVER || mode == mouse_mode::CLIENT =>
             {
-                server.set_mouse_mode(mode);
+                self.host.set_mouse_mode(mode);
                 let message = MouseMode {
                     supported_modes: SUPPORTED_MOUSE_MODES,
                     current_mode: mode,
                 };
                 out.send(&message)?;
-                for other in server.main_channel().clients() {
+                // Every other client learns the new mode too.
+                let channel = rcc.channel().and_then(|c| c.downcast::<MainChannel>().ok());
+                for other in channel.map(|c| c.clients()).unwrap_or_default() {
                     if &other != rcc {
-                        let _ = with_io(&other, |io, _| io.out.send(&message));
+                        if let Some(other) = other.downcast_ref::<MainChannelClient>() {
+                            let _ = other.with_protocol(|_, out| out.send(&message));
+                        }
                     }
                 }
             }

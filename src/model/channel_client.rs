@@ -1,7 +1,7 @@
 //! `RedChannelClient`: one remote client's connection to one channel
 //! (abstract; one subclass per channel type).
 //!
-//! The seed: it runs in its channel's thread and is created there, while its
+//! `docs/threading.md`: it runs in its channel's thread and is created there, while its
 //! destruction may happen in any thread. It owns its channel
 //! (RedChannelClient::channel ⇒ RedChannel) and points at its client without
 //! owning it (RedChannelClient::client → RedClient).
@@ -12,9 +12,10 @@ use std::sync::{Mutex, OnceLock};
 use glib::prelude::*;
 use glib::subclass::prelude::*;
 
-use crate::channel::{Channel, ChannelExt};
-use crate::client::Client;
-use crate::server::MainMessage;
+use crate::base::sync::lock;
+use crate::model::channel::{Channel, ChannelExt};
+use crate::model::client::Client;
+use crate::model::messages::MainMessage;
 
 pub mod imp {
     use super::*;
@@ -41,7 +42,7 @@ pub mod imp {
         /// The thread that last ran one of its handlers (a test hook).
         pub(crate) handler_thread_id: std::sync::atomic::AtomicI64,
         /// The linked connection; closed on disconnection.
-        pub(crate) io: Mutex<Option<crate::connection::ChannelIo>>,
+        pub(crate) io: Mutex<Option<crate::model::connection::ChannelIo>>,
         /// Socket watches and timers on the channel's core.
         pub(crate) sources: Mutex<Vec<glib::Source>>,
     }
@@ -113,7 +114,7 @@ pub mod imp {
                 "client" => self.client.upgrade().to_value(),
                 "connected" => self.connected.load(Ordering::SeqCst).to_value(),
                 "handler-thread-id" => self.handler_thread_id.load(Ordering::SeqCst).to_value(),
-                "round-trip-time" => crate::connection::round_trip(&self.obj())
+                "round-trip-time" => crate::model::connection::round_trip(&self.obj())
                     .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
                     .unwrap_or(-1)
                     .to_value(),
@@ -169,7 +170,7 @@ pub trait ChannelClientExt: IsA<ChannelClient> + 'static {
         let rcc = self.upcast_ref::<ChannelClient>();
         match rcc.channel() {
             Some(channel) if !channel.core().is_current_thread() => {
-                crate::channel::request_disconnect(&channel, rcc, false)
+                crate::model::channel::request_disconnect(&channel, rcc, false)
             }
             _ => disconnect_on_own_thread(rcc),
         }
@@ -178,7 +179,7 @@ pub trait ChannelClientExt: IsA<ChannelClient> + 'static {
 
 impl<O: IsA<ChannelClient>> ChannelClientExt for O {}
 
-/// Disconnection as the seed describes it, on the channel's thread: stop the
+/// Disconnection as `docs/threading.md` describes it, on the channel's thread: stop the
 /// watches, close the socket, leave RedChannel::clients, then ask the main
 /// thread (always through the main dispatcher) to drop the client's owning
 /// reference.
@@ -200,13 +201,13 @@ pub(crate) fn disconnect_on_own_thread(rcc: &ChannelClient) {
         channel.channel_type(),
         channel.id()
     );
-    let sources = std::mem::take(&mut *imp.sources.lock().unwrap_or_else(|e| e.into_inner()));
+    let sources = std::mem::take(&mut *lock(&imp.sources));
     for source in sources {
         source.destroy();
     }
-    let io = imp.io.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let io = lock(&imp.io).take();
     if let Some(io) = io {
-        crate::connection::close(io);
+        crate::model::connection::close(io);
     }
     channel.remove_client(rcc);
     rcc.notify("connected");
@@ -234,7 +235,7 @@ where
     imp.connected.store(true, Ordering::SeqCst);
     channel.add_client(base);
     client.add_channel_client(base);
-    // The seed: reports cross threads only through the main dispatcher.
+    // Reports cross threads only through the main dispatcher.
     if let Some(dispatcher) = channel.main_dispatcher() {
         dispatcher.send(MainMessage::ChannelClientJoined(base.clone()));
     }

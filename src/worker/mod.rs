@@ -1,34 +1,36 @@
 //! `RedWorker`: the thread of one `RedDisplay`, with its own `GMainContext`
 //! and loop, running that display's display and cursor channels.
 //!
-//! The seed: "The Qxl uses a dispatcher to send requests to the RedWorker
-//! which will forward to DisplayChannel/CursorChannel." Here `RedDisplay`
-//! plays the QXL's part and the worker dispatcher carries its requests.
+//! In spice-server the QXL device sends its requests to the RedWorker
+//! through a dispatcher, and the worker hands them to its display and
+//! cursor channels. Here `RedDisplay` plays the QXL's part and the worker
+//! dispatcher carries its requests (`docs/threading.md`).
 //!
 //! The display's state is used on the worker thread while it runs; while it
 //! is stopped (`red_server_stop()`) requests are applied on the main thread,
 //! so drawing never depends on whether clients can connect.
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use glib::prelude::*;
 use glib::subclass::prelude::*;
 
-use crate::channel_client::{disconnect_on_own_thread, ChannelClient};
-use crate::client::Client;
-use crate::core::Core;
-use crate::cursor_channel::CursorChannel;
-use crate::dispatcher::Dispatcher;
-use crate::display::state::{DisplayRequest, DisplayState};
-use crate::display_channel::DisplayChannel;
-use crate::live_objects::{Counted, CountedClass, Live};
-use crate::protocol::Caps;
+use crate::base::core::Core;
+use crate::base::dispatcher::{Dispatcher, DispatcherReceiver};
+use crate::base::error::RedError;
+use crate::base::i18n::gettext;
+use crate::base::live_objects::{Counted, CountedClass, Live};
+use crate::base::sync::lock;
+use crate::channels::display::{self as display_channel, DisplayChannels, LinkedChannel};
+use crate::display::state::DisplayRequest;
+use crate::model::channel::ChannelThread;
+use crate::model::channel_client::{disconnect_on_own_thread, ChannelClient};
 
 /// Requests from the main thread to a worker.
-pub enum WorkerMessage {
+pub(crate) enum WorkerMessage {
     /// Drawing and cursor requests of the display, forwarded to its
     /// display and cursor channel.
     Display(DisplayRequest),
@@ -43,28 +45,14 @@ pub enum WorkerMessage {
     Run(Box<dyn FnOnce() + Send>),
 }
 
-/// A connection that passed the link stage, for a channel of this worker.
-pub struct LinkedChannel {
-    pub channel_type: u8,
-    pub client: Client,
-    pub socket: socket2::Socket,
-    pub common_caps: Caps,
-    pub channel_caps: Caps,
-    pub image_compression: crate::enums::ImageCompression,
-    /// The server's `video-codecs`, parsed.
-    pub video_codecs: Vec<crate::display::encoder::VideoCodec>,
-}
-
-/// What the worker thread and the channel code share.
+/// What the worker thread runs, shared with the display that feeds it.
 #[derive(Clone)]
 pub(crate) struct WorkerShared {
-    pub state: Arc<Mutex<DisplayState>>,
+    pub channels: DisplayChannels,
     /// Video frames encoded (the state's counter, readable without it).
-    pub frames_encoded: Arc<std::sync::atomic::AtomicU64>,
+    pub frames_encoded: Arc<AtomicU64>,
     /// Bytes of drawing requests sent and not yet handled.
-    pub backlog: Arc<std::sync::atomic::AtomicUsize>,
-    pub display_channel: DisplayChannel,
-    pub cursor_channel: CursorChannel,
+    pub backlog: Arc<AtomicUsize>,
 }
 
 /// Drawing bytes the worker may be behind before drawing calls wait.
@@ -189,11 +177,7 @@ impl Worker {
     }
 
     pub fn is_running(&self) -> bool {
-        self.imp()
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        lock(&self.imp().running).is_some()
     }
 
     /// Starts the thread if it is not running; waits until its loop runs.
@@ -202,7 +186,7 @@ impl Worker {
         let Some(shared) = imp.shared.get().cloned() else {
             return Ok(());
         };
-        let mut running = imp.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = lock(&imp.running);
         if running.is_some() {
             return Ok(());
         }
@@ -218,9 +202,9 @@ impl Worker {
         let thread = match spawned {
             Ok(thread) => thread,
             Err(e) => {
-                return Err(crate::error::RedError::Failed.error(format!(
+                return Err(RedError::Failed.error(format!(
                     "{}: {e}",
-                    crate::i18n::gettext("Could not start a display worker thread")
+                    gettext("Could not start a display worker thread")
                 )))
             }
         };
@@ -240,7 +224,7 @@ impl Worker {
             red_critical!("RedWorker {} asked to join itself", self.display_id());
             return;
         }
-        let Some(running) = imp.running.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        let Some(running) = lock(&imp.running).take() else {
             return;
         };
         running.dispatcher.send(WorkerMessage::Quit);
@@ -266,11 +250,7 @@ impl Worker {
             let before = shared.backlog.fetch_add(weight, Ordering::SeqCst);
             wait |= before + weight > MAX_BACKLOG;
         }
-        let dispatcher = self
-            .imp()
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let dispatcher = lock(&self.imp().running)
             .as_ref()
             .map(|r| r.dispatcher.clone());
         match dispatcher {
@@ -289,19 +269,33 @@ impl Worker {
     }
 }
 
+/// A worker as the thread of its channels, for channel code: requests go
+/// through its dispatcher (weak, so channels never keep it alive).
+pub(crate) struct WorkerThread(glib::WeakRef<Worker>);
+
+impl WorkerThread {
+    pub(crate) fn new(worker: &Worker) -> Self {
+        WorkerThread(worker.downgrade())
+    }
+}
+
+impl ChannelThread for WorkerThread {
+    fn disconnect(&self, rcc: &ChannelClient, wait: bool) {
+        if let Some(worker) = self.0.upgrade() {
+            worker.dispatch(WorkerMessage::DisconnectChannelClient(rcc.clone()), wait);
+        }
+    }
+}
+
 /// Handles one request on the worker thread (or, stopped, the main one).
 fn handle(shared: &WorkerShared, message: WorkerMessage) -> ControlFlow<()> {
     match message {
         WorkerMessage::Display(request) => {
             shared.backlog.fetch_sub(request.weight(), Ordering::SeqCst);
-            let effect = shared
-                .state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .handle(request);
-            crate::display_channel::forward(shared, &effect);
+            let effect = lock(&shared.channels.state).handle(request);
+            display_channel::forward(&shared.channels, &effect);
         }
-        WorkerMessage::Connect(linked) => crate::display_channel::connect(shared, *linked),
+        WorkerMessage::Connect(linked) => display_channel::connect(&shared.channels, *linked),
         WorkerMessage::DisconnectChannelClient(rcc) => disconnect_on_own_thread(&rcc),
         WorkerMessage::Quit => return ControlFlow::Break(()),
         #[cfg(test)]
@@ -312,7 +306,7 @@ fn handle(shared: &WorkerShared, message: WorkerMessage) -> ControlFlow<()> {
 
 fn worker_thread(
     core: Core,
-    receiver: crate::dispatcher::DispatcherReceiver<WorkerMessage>,
+    receiver: DispatcherReceiver<WorkerMessage>,
     shared: WorkerShared,
     ready: std::sync::mpsc::SyncSender<()>,
 ) {
@@ -322,7 +316,7 @@ fn worker_thread(
         let _ = ready.send(());
         return;
     };
-    core.set_thread_id(crate::sys::current_thread_id());
+    core.set_thread_id(crate::base::sys::current_thread_id());
     let main_loop = glib::MainLoop::new(Some(&context), false);
     let handler_loop = main_loop.clone();
     let shared_for_tick = shared.clone();
@@ -340,7 +334,7 @@ fn worker_thread(
         None,
         glib::Priority::DEFAULT,
         move || {
-            crate::display_streams::expire(&tick_shared);
+            display_channel::expire_streams(&tick_shared.channels);
             glib::ControlFlow::Continue
         },
     );

@@ -5,42 +5,17 @@ declare_channel_pair! {
     channel InputsChannel = "RedInputsChannel", InputsChannel;
     /// A client's inputs channel connection.
     client InputsChannelClient = "RedInputsChannelClient", InputsChannelClient;
+    protocol InputsProtocol;
 }
 
-use crate::channel_client::ChannelClient;
-use crate::connection::{ChannelProtocol, Outbox};
-use crate::dispatcher::Dispatcher;
+use crate::base::dispatcher::Dispatcher;
+use crate::model::channel_client::ChannelClient;
+use crate::model::connection::{ChannelProtocol, Outbox, Result};
+use crate::model::error::ConnectionError;
+use crate::model::messages::{InputEvent, MainMessage};
 use crate::protocol::constants::SPICE_INPUT_MOTION_ACK_BUNCH;
 use crate::protocol::inputs_messages::{scancode_bytes, InputsInit, MouseMotionAck};
 use crate::protocol::{ClientMessage, InputsClientMessage};
-use crate::server::MainMessage;
-
-/// An input event, emitted as a `RedServer` signal on the main thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputEvent {
-    /// Set-1 scancode; extended keys as 0xe0XX.
-    Key {
-        scancode: u32,
-        pressed: bool,
-    },
-    Modifiers(u32),
-    Motion {
-        dx: i32,
-        dy: i32,
-        buttons: u32,
-    },
-    Position {
-        display_id: u32,
-        x: i32,
-        y: i32,
-        buttons: u32,
-    },
-    Button {
-        button: u32,
-        pressed: bool,
-        buttons: u32,
-    },
-}
 
 /// Turns scancode bytes (E0 prefixes, release bits) into key events.
 pub fn key_events(bytes: impl IntoIterator<Item = u8>) -> Vec<(u32, bool)> {
@@ -81,7 +56,7 @@ impl InputsProtocol {
         self.dispatcher.send(MainMessage::Input(event));
     }
 
-    fn motion(&mut self, out: &mut Outbox) -> Result<(), String> {
+    fn motion(&mut self, out: &mut Outbox) -> Result {
         self.motions += 1;
         if self.motions.is_multiple_of(SPICE_INPUT_MOTION_ACK_BUNCH) {
             out.send(&MouseMotionAck)?;
@@ -91,7 +66,7 @@ impl InputsProtocol {
 }
 
 impl ChannelProtocol for InputsProtocol {
-    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result<(), String> {
+    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result {
         out.send(&InputsInit {
             keyboard_modifiers: self.modifiers as u16,
         })
@@ -102,12 +77,9 @@ impl ChannelProtocol for InputsProtocol {
         _rcc: &ChannelClient,
         message: ClientMessage<'_>,
         out: &mut Outbox,
-    ) -> Result<(), String> {
+    ) -> Result {
         let ClientMessage::Inputs(message) = message else {
-            return Err(format!(
-                "unexpected message {} on the inputs channel",
-                message.msg_type()
-            ));
+            return Err(ConnectionError::unexpected("inputs", message.msg_type()));
         };
         match message {
             InputsClientMessage::KeyDown { code } | InputsClientMessage::KeyUp { code } => {

@@ -42,7 +42,7 @@ pub fn log(level: glib::LogLevel, file: &'static str, line: u32, message: &str) 
 
 macro_rules! red_log {
     ($level:ident, $($arg:tt)+) => {
-        $crate::log::log(glib::LogLevel::$level, file!(), line!(), &format!($($arg)+))
+        $crate::base::log::log(glib::LogLevel::$level, file!(), line!(), &format!($($arg)+))
     };
 }
 

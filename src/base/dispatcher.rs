@@ -1,7 +1,7 @@
 //! Dispatchers carry typed messages from one thread to another.
 //!
-//! The seed: "Dispatchers are used to send messages/request from one thread
-//! to another." The main dispatcher delivers to the server's main context;
+//! As in spice-server, they are the only way requests cross threads
+//! (`docs/threading.md`). The main dispatcher delivers to the server's main context;
 //! each display's worker dispatcher delivers to its `RedWorker`. A message is
 //! sent asynchronously, or synchronously: the sender then waits until the
 //! handler has run. Waiting on a context that nobody runs would deadlock, so

@@ -1,0 +1,327 @@
+//! The video streams of one display channel client: which codecs it
+//! decodes, STREAM_CREATE / STREAM_DATA / STREAM_CLIP / STREAM_DESTROY,
+//! frames dropped (never queued) while it is behind, and the lossless
+//! resend of a stream's area when the stream ends. The frames themselves
+//! are encoded once per codec for all clients by the display engine
+//! (`crate::display::state`); the caller passes them in.
+//! Runs on the display's worker thread.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::base::clock::mm_time;
+use crate::base::sync::lock;
+use crate::display::encoder::{self, VideoCodec};
+use crate::display::region::Region;
+use crate::display::state::{DisplayState, EncodedFrame};
+use crate::display::stream::Stream;
+use crate::display::surface::Rect;
+use crate::model::connection::{Outbox, Result};
+use crate::protocol::constants::{cap, stream_flags};
+use crate::protocol::display_messages::{
+    StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDestroy,
+};
+use crate::protocol::{Caps, Clip};
+
+/// A round trip above this lowers the bitrate of the client's streams, at
+/// most once per `RTT_ADAPT_INTERVAL`.
+const SLOW_ROUND_TRIP: Duration = Duration::from_millis(150);
+const RTT_ADAPT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Frames per STREAM_REPORT and the longest wait for one (spice-server's).
+const REPORT_WINDOW: u32 = 5;
+const REPORT_TIMEOUT_MS: u32 = 1000;
+
+/// The frames of one damage, encoded at most once per codec and shared by
+/// every client of that codec (`None`: the encoder failed).
+pub(crate) type SharedFrames = Vec<(VideoCodec, Option<EncodedFrame>)>;
+
+/// A stream drawn over: where it still shows, and whether the drawing over
+/// it was redrawn since the stream's last frame (if not, it is gone).
+struct ClippedStream {
+    id: u32,
+    visible: Region,
+    redrawn: bool,
+}
+
+/// One client's streams.
+pub(crate) struct ClientStreams {
+    /// Video codecs this client decodes, best first.
+    codecs: Vec<VideoCodec>,
+    /// Streams created on this client, with their codec.
+    streams: Vec<(u32, VideoCodec)>,
+    clipped: Vec<ClippedStream>,
+    /// Stream frames not sent because the client was behind.
+    frames_dropped: u64,
+    /// Whether the client sends STREAM_REPORTs when asked.
+    reports: bool,
+    /// When a long round trip last lowered a stream's bitrate.
+    rtt_adapted: Option<Instant>,
+}
+
+fn proto_rect(r: Rect) -> crate::protocol::Rect {
+    crate::protocol::Rect::from_xywh(r.x, r.y, r.width as i32, r.height as i32)
+}
+
+impl ClientStreams {
+    /// The codecs a client decodes, in the server's order of preference:
+    /// clients with MULTI_CODEC list theirs in their caps; older clients
+    /// only know MJPEG. Codecs without installed encoders are left out.
+    pub(crate) fn new(caps: &Caps, server_codecs: &[VideoCodec]) -> Self {
+        let multi = caps.has(cap::display::MULTI_CODEC);
+        let codecs = server_codecs
+            .iter()
+            .copied()
+            .filter(|c| {
+                if multi {
+                    caps.has(c.client_cap())
+                } else {
+                    *c == VideoCodec::Mjpeg
+                }
+            })
+            .filter(|c| encoder::available(*c))
+            .collect();
+        ClientStreams {
+            codecs,
+            streams: Vec::new(),
+            clipped: Vec::new(),
+            frames_dropped: 0,
+            reports: caps.has(cap::display::STREAM_REPORT),
+            rtt_adapted: None,
+        }
+    }
+
+    /// The codec of stream `id` on this client, if it has it.
+    pub(crate) fn codec_of(&self, id: u32) -> Option<VideoCodec> {
+        self.streams.iter().find(|(s, _)| *s == id).map(|(_, c)| *c)
+    }
+
+    /// The client cannot decode `codec`: images for it from now on.
+    pub(crate) fn drop_codec(&mut self, codec: VideoCodec) {
+        self.codecs.retain(|c| *c != codec);
+    }
+
+    /// PREFERRED_VIDEO_CODEC_TYPE: the client's order first, for new
+    /// streams.
+    pub(crate) fn prefer(&mut self, preferred: &[u8]) {
+        let mut ordered: Vec<VideoCodec> = preferred
+            .iter()
+            .filter_map(|&c| VideoCodec::from_spice(c))
+            .filter(|c| self.codecs.contains(c))
+            .collect();
+        ordered.dedup();
+        for c in self.codecs.iter() {
+            if !ordered.contains(c) {
+                ordered.push(*c);
+            }
+        }
+        self.codecs = ordered;
+    }
+
+    /// Destroys `ended` streams on this client; their area goes back to
+    /// `pending`, to be resent losslessly.
+    pub(crate) fn end(
+        &mut self,
+        ended: &[Stream],
+        pending: &mut Region,
+        out: &mut Outbox,
+    ) -> Result {
+        for stream in ended {
+            self.clipped.retain(|c| c.id != stream.id);
+            if let Some(i) = self.streams.iter().position(|(id, _)| *id == stream.id) {
+                self.streams.remove(i);
+                red_debug!(
+                    "stream {} ends after {} frames ({} dropped for this client so far)",
+                    stream.id,
+                    stream.frames,
+                    self.frames_dropped
+                );
+                out.send(&StreamDestroy { id: stream.id })?;
+            }
+            pending.add(stream.rect);
+        }
+        Ok(())
+    }
+
+    /// Destroys every stream of this client (before its surface goes).
+    pub(crate) fn destroy_all(&mut self, out: &mut Outbox) -> Result {
+        self.clipped.clear();
+        for (id, _) in std::mem::take(&mut self.streams) {
+            out.send(&StreamDestroy { id })?;
+        }
+        Ok(())
+    }
+
+    /// Something was drawn over part of `stream`: hide the stream there
+    /// (the drawing goes out as an image) for as long as it is redrawn
+    /// between the stream's frames, as a window over a video is.
+    pub(crate) fn clip(&mut self, stream: &Stream, over: Rect, out: &mut Outbox) -> Result {
+        if self.codec_of(stream.id).is_none() {
+            return Ok(());
+        }
+        let index = match self.clipped.iter().position(|c| c.id == stream.id) {
+            Some(i) => i,
+            None => {
+                let mut visible = Region::new();
+                visible.add(stream.rect);
+                self.clipped.push(ClippedStream {
+                    id: stream.id,
+                    visible,
+                    redrawn: true,
+                });
+                self.clipped.len() - 1
+            }
+        };
+        let clipped = &mut self.clipped[index];
+        clipped.redrawn = true;
+        clipped.visible.subtract(over);
+        let rects: Vec<_> = clipped
+            .visible
+            .rects()
+            .into_iter()
+            .map(proto_rect)
+            .collect();
+        out.send(&StreamClip {
+            id: stream.id,
+            clip: Clip::Rects(&rects),
+        })
+    }
+
+    /// Frame `id` of the stream over `rect`: STREAM_DATA for this client
+    /// (with STREAM_CREATE first if it has not got the stream yet), or the
+    /// area as pending damage when it cannot take the stream. Frames are
+    /// encoded through `state` once per codec, kept in `frames`.
+    pub(crate) fn send_frame(
+        &mut self,
+        id: u32,
+        rect: Rect,
+        state: &Mutex<DisplayState>,
+        frames: &mut SharedFrames,
+        pending: &mut Region,
+        out: &mut Outbox,
+    ) -> Result {
+        let existing = self.codec_of(id);
+        let Some(codec) = existing.or_else(|| self.codecs.first().copied()) else {
+            pending.add(rect);
+            return Ok(());
+        };
+        if !out.has_room() {
+            // Behind: drop this frame. A client that has not got the stream
+            // yet keeps the area as pending damage instead.
+            self.frames_dropped += 1;
+            if existing.is_none() {
+                pending.add(rect);
+            }
+            return Ok(());
+        }
+        if let (Some(codec), Some(rtt)) = (existing, out.round_trip) {
+            self.adapt_to_round_trip(id, codec, rtt, state);
+        }
+        let frame = match frames.iter().find(|(c, _)| *c == codec) {
+            Some((_, frame)) => frame.clone(),
+            None => {
+                let frame = lock(state).encode_stream(id, codec);
+                frames.push((codec, frame.clone()));
+                frame
+            }
+        };
+        let Some(frame) = frame else {
+            // The encoder failed: this client gets images for it.
+            self.drop_codec(codec);
+            pending.add(rect);
+            return Ok(());
+        };
+        if existing.is_none() {
+            if !frame.keyframe {
+                // A decoder cannot start here: wait for the keyframe asked
+                // for the next frame.
+                lock(state).request_keyframe(id, codec);
+                pending.add(rect);
+                return Ok(());
+            }
+            self.create(id, rect, codec, out)?;
+            // The stream carries this area from now on.
+            pending.subtract(rect);
+        }
+        self.unclip_if_gone(id, out)?;
+        out.send(&StreamData {
+            id,
+            // Stamped with the server's multimedia clock, which the client's
+            // follows (MAIN_INIT): the client shows it once decoded.
+            multi_media_time: mm_time(),
+            data: &frame.data,
+        })
+    }
+
+    /// A slow link: as if the client had reported drops.
+    fn adapt_to_round_trip(
+        &mut self,
+        id: u32,
+        codec: VideoCodec,
+        rtt: Duration,
+        state: &Mutex<DisplayState>,
+    ) {
+        let due = self
+            .rtt_adapted
+            .is_none_or(|t| t.elapsed() >= RTT_ADAPT_INTERVAL);
+        if rtt > SLOW_ROUND_TRIP && due {
+            self.rtt_adapted = Some(Instant::now());
+            let bitrate = lock(state).adapt_bitrate(id, codec, 0, 1, 0);
+            red_debug!("stream {id}: round trip {rtt:?}: bitrate {bitrate:?}");
+        }
+    }
+
+    /// STREAM_CREATE, and a request for playback reports if the client
+    /// sends them (the bitrate follows them).
+    fn create(&mut self, id: u32, rect: Rect, codec: VideoCodec, out: &mut Outbox) -> Result {
+        red_debug!(
+            "stream {id} ({}x{} at {},{}) starts on a client in {}",
+            rect.width,
+            rect.height,
+            rect.x,
+            rect.y,
+            codec.name()
+        );
+        out.send(&StreamCreate {
+            surface_id: 0,
+            id,
+            flags: stream_flags::TOP_DOWN,
+            codec_type: codec.spice_codec_type(),
+            stamp: 0,
+            stream_width: rect.width,
+            stream_height: rect.height,
+            src_width: rect.width,
+            src_height: rect.height,
+            dest: proto_rect(rect),
+            clip: Clip::None,
+        })?;
+        self.streams.push((id, codec));
+        if self.reports {
+            out.send(&StreamActivateReport {
+                stream_id: id,
+                unique_id: id,
+                max_window_size: REPORT_WINDOW,
+                timeout_ms: REPORT_TIMEOUT_MS,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A clipped stream keeps its clip while what covers it is redrawn
+    /// between frames; once it is not, it is gone and the stream shows
+    /// whole again.
+    fn unclip_if_gone(&mut self, id: u32, out: &mut Outbox) -> Result {
+        let Some(i) = self.clipped.iter().position(|c| c.id == id) else {
+            return Ok(());
+        };
+        if self.clipped[i].redrawn {
+            self.clipped[i].redrawn = false;
+            return Ok(());
+        }
+        self.clipped.remove(i);
+        out.send(&StreamClip {
+            id,
+            clip: Clip::None,
+        })
+    }
+}

@@ -1,0 +1,655 @@
+//! `RedServer`: spice-server's reds. Owns the main and inputs channels, the
+//! displays and the clients; runs on its main context, where every signal
+//! towards the application is emitted.
+//!
+//! Beside the object: its properties ([`settings`]), the link stage a
+//! connection goes through ([`link_stage`]), what happens to a connection
+//! that linked ([`admission`]), tickets ([`ticket`]) and `RedDisplay`
+//! ([`display`]), the application's side of a display's worker.
+
+mod admission;
+pub mod display;
+pub mod link_stage;
+pub mod settings;
+pub mod ticket;
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use gio::prelude::*;
+use glib::subclass::prelude::*;
+use glib::subclass::Signal;
+
+use crate::base::core::Core;
+use crate::base::dispatcher::Dispatcher;
+use crate::base::enums::{AuthMode, ChannelType, ImageCompression, StreamingVideo};
+use crate::base::error::RedError;
+use crate::base::i18n::gettext;
+use crate::base::live_objects::{Counted, CountedClass, Live};
+use crate::base::sync::lock;
+use crate::channels::inputs::InputsChannel;
+use crate::channels::main::{MainChannel, MainChannelClient};
+use crate::display::stream;
+use crate::model::channel::{new_channel, CoreDispatcher};
+use crate::model::channel_client::{disconnect_on_own_thread, ChannelClient, ChannelClientExt};
+use crate::model::client::Client;
+use crate::model::messages::{InputEvent, MainMessage};
+use crate::protocol::constants::{keyboard_modifier, mouse_mode};
+use crate::protocol::inputs_messages::KeyModifiers;
+use display::Display;
+use settings::{Settings, DEFAULT_ADDRESS, DEFAULT_TLS_PORT, DEFAULT_VIDEO_CODECS};
+use ticket::{Ticket, TicketKey};
+
+pub use settings::parse_uuid;
+
+/// The lock keys SPICE knows (Scroll, Num and Caps Lock).
+const LOCK_KEYS: u32 = (keyboard_modifier::SCROLL_LOCK
+    | keyboard_modifier::NUM_LOCK
+    | keyboard_modifier::CAPS_LOCK) as u32;
+
+struct Listener {
+    socket: socket2::Socket,
+    source: glib::Source,
+}
+
+pub mod imp {
+    use super::*;
+
+    #[derive(glib::Properties)]
+    #[properties(wrapper_type = super::Server)]
+    pub struct Server {
+        #[property(name = "address", get = |s: &Self| Some(lock(&s.settings).address.clone()),
+            set = Self::set_address, type = Option<String>, nullable,
+            default = Some(DEFAULT_ADDRESS), explicit_notify,
+            nick = "Address", blurb = "The IP address to listen on")]
+        #[property(name = "port", get = |s: &Self| lock(&s.settings).port,
+            set = Self::set_port, type = u32, maximum = 65535, explicit_notify,
+            nick = "Port",
+            blurb = "The TCP port to listen on; 0 picks a free one, readable after start")]
+        #[property(name = "tls-port", get = |s: &Self| lock(&s.settings).tls_port,
+            set = Self::set_tls_port, type = i32, minimum = -1, maximum = 65535,
+            default = DEFAULT_TLS_PORT, explicit_notify, nick = "TLS port",
+            blurb = "The TLS port, or -1 for none (TLS is not supported yet)")]
+        #[property(name = "password", set = Self::set_password, type = Option<String>,
+            nullable, nick = "Password",
+            blurb = "The ticket clients must present; setting it selects ticket authentication")]
+        #[property(name = "auth", get = |s: &Self| lock(&s.settings).auth,
+            set = Self::set_auth, type = AuthMode, explicit_notify, nick = "Authentication",
+            blurb = "How clients authenticate", builder(AuthMode::default()))]
+        #[property(name = "name", get = |s: &Self| lock(&s.settings).name.clone(),
+            set = Self::set_name, type = Option<String>, nullable, explicit_notify,
+            nick = "Name", blurb = "A name for the session clients may show")]
+        #[property(name = "uuid", get = |s: &Self| lock(&s.settings).uuid.clone(),
+            set = Self::set_uuid, type = Option<String>, nullable, explicit_notify,
+            nick = "UUID", blurb = "A UUID for the session, in its 36-character text form")]
+        #[property(name = "image-compression",
+            get = |s: &Self| lock(&s.settings).image_compression,
+            set = Self::set_image_compression, type = ImageCompression, explicit_notify,
+            nick = "Image compression", blurb = "Lossless compression of drawing updates",
+            builder(ImageCompression::default()))]
+        #[property(name = "video-codecs",
+            get = |s: &Self| Some(lock(&s.settings).video_codecs.clone()),
+            set = Self::set_video_codecs, type = Option<String>, nullable,
+            default = Some(DEFAULT_VIDEO_CODECS), explicit_notify, nick = "Video codecs",
+            blurb = "Preferred video encoders, in spice-server's syntax")]
+        #[property(name = "stream-start-frames",
+            get = |s: &Self| lock(&s.settings).stream_start_frames,
+            set = Self::set_stream_start_frames, type = u32, minimum = 2, maximum = 1000,
+            default = stream::DEFAULT_START_FRAMES, explicit_notify,
+            nick = "Stream start frames",
+            blurb = "Updates of one rectangle at video rate before it streams")]
+        #[property(name = "stream-min-area",
+            get = |s: &Self| lock(&s.settings).stream_min_area,
+            set = Self::set_stream_min_area, type = u32, default = stream::DEFAULT_MIN_AREA,
+            explicit_notify, nick = "Stream minimum area",
+            blurb = "Smallest rectangle, in pixels, that streams in filter mode")]
+        #[property(name = "stream-timeout",
+            get = |s: &Self| lock(&s.settings).stream_timeout,
+            set = Self::set_stream_timeout, type = u32, minimum = 50, maximum = 60_000,
+            default = stream::DEFAULT_TIMEOUT_MS, explicit_notify, nick = "Stream timeout",
+            blurb = "Milliseconds without an update after which a stream ends")]
+        #[property(name = "streaming-video",
+            get = |s: &Self| lock(&s.settings).streaming_video,
+            set = Self::set_streaming_video, type = StreamingVideo, explicit_notify,
+            nick = "Streaming video", blurb = "When changing regions become video streams",
+            builder(StreamingVideo::default()))]
+        #[property(name = "max-clients", get = |s: &Self| lock(&s.settings).max_clients,
+            set = Self::set_max_clients, type = u32, explicit_notify,
+            nick = "Maximum clients",
+            blurb = "How many clients may be connected at once; 0 means no limit")]
+        pub(crate) settings: Mutex<Settings>,
+        #[property(name = "main-context", get = |s: &Self| s.context.get().cloned(),
+            set = Self::set_main_context, construct_only, type = Option<glib::MainContext>,
+            nullable, nick = "Main context",
+            blurb = "The context the server runs on (default: the thread-default context at construction)")]
+        pub(crate) context: OnceLock<glib::MainContext>,
+        #[property(name = "running", get = |s: &Self| s.obj().is_running(), type = bool,
+            nick = "Running", blurb = "Whether the server listens for clients")]
+        pub(crate) ticket: Mutex<Ticket>,
+        pub(crate) main_core: OnceLock<Core>,
+        pub(crate) main_dispatcher: OnceLock<Dispatcher<MainMessage>>,
+        pub(crate) main_channel: OnceLock<MainChannel>,
+        pub(crate) inputs_channel: OnceLock<InputsChannel>,
+        pub(crate) displays: Mutex<Vec<Display>>,
+        pub(crate) clients: Mutex<Vec<Client>>,
+        pub(super) listener: Mutex<Option<Listener>>,
+        /// The main dispatcher's handler task, aborted on disposal so it
+        /// never outlives the server on a context nobody iterates.
+        pub(super) main_task: Mutex<Option<glib::JoinHandle<()>>>,
+        pub(crate) ticket_key: OnceLock<TicketKey>,
+        pub(crate) pending_links: AtomicUsize,
+        /// SPICE's `mouse_mode` value.
+        pub(crate) mouse_mode: AtomicU32,
+        pub(crate) key_modifiers: AtomicU32,
+        _live: Live<Server>,
+    }
+
+    impl Default for Server {
+        fn default() -> Self {
+            Server {
+                settings: Mutex::default(),
+                context: OnceLock::new(),
+                ticket: Mutex::default(),
+                main_core: OnceLock::new(),
+                main_dispatcher: OnceLock::new(),
+                main_channel: OnceLock::new(),
+                inputs_channel: OnceLock::new(),
+                displays: Mutex::default(),
+                clients: Mutex::default(),
+                listener: Mutex::default(),
+                main_task: Mutex::default(),
+                ticket_key: OnceLock::new(),
+                pending_links: AtomicUsize::new(0),
+                mouse_mode: AtomicU32::new(u32::from(mouse_mode::SERVER)),
+                key_modifiers: AtomicU32::new(0),
+                _live: Live::default(),
+            }
+        }
+    }
+
+    impl CountedClass for Server {
+        const CLASS: Counted = Counted::Server;
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for Server {
+        const NAME: &'static str = "RedServer";
+        type Type = super::Server;
+        type ParentType = glib::Object;
+    }
+
+    #[glib::derived_properties]
+    impl ObjectImpl for Server {
+        fn signals() -> &'static [Signal] {
+            static SIGNALS: OnceLock<Vec<Signal>> = OnceLock::new();
+            SIGNALS.get_or_init(|| {
+                vec![
+                    Signal::builder("client-connected")
+                        .param_types([Client::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("client-disconnected")
+                        .param_types([Client::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("channel-client-connected")
+                        .param_types([ChannelClient::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("channel-client-disconnected")
+                        .param_types([ChannelClient::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("key-event")
+                        .param_types([u32::static_type(), bool::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("key-modifiers")
+                        .param_types([u32::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("pointer-motion")
+                        .param_types([i32::static_type(), i32::static_type(), u32::static_type()])
+                        .run_last()
+                        .build(),
+                    Signal::builder("pointer-position")
+                        .param_types([
+                            u32::static_type(),
+                            i32::static_type(),
+                            i32::static_type(),
+                            u32::static_type(),
+                        ])
+                        .run_last()
+                        .build(),
+                    Signal::builder("button-event")
+                        .param_types([u32::static_type(), bool::static_type(), u32::static_type()])
+                        .run_last()
+                        .build(),
+                ]
+            })
+        }
+
+        fn constructed(&self) {
+            self.parent_constructed();
+            let context = self
+                .context
+                .get_or_init(glib::MainContext::ref_thread_default)
+                .clone();
+            let main_core = Core::new(
+                "main",
+                context.clone(),
+                crate::base::sys::current_thread_id(),
+            );
+            let (dispatcher, receiver) = Dispatcher::new("main", &context);
+            let weak = self.obj().downgrade();
+            let task = receiver.attach(move |message| {
+                if let Some(server) = weak.upgrade() {
+                    server.handle_main_message(message);
+                }
+                ControlFlow::Continue(())
+            });
+            *lock(&self.main_task) = task;
+            let main_channel: MainChannel = new_channel(
+                ChannelType::Main,
+                0,
+                &main_core,
+                &main_core,
+                &dispatcher,
+                CoreDispatcher::Main(dispatcher.clone()),
+            );
+            let inputs_channel: InputsChannel = new_channel(
+                ChannelType::Inputs,
+                0,
+                &main_core,
+                &main_core,
+                &dispatcher,
+                CoreDispatcher::Main(dispatcher.clone()),
+            );
+            let _ = self.main_channel.set(main_channel);
+            let _ = self.inputs_channel.set(inputs_channel);
+            let _ = self.main_core.set(main_core);
+            let _ = self.main_dispatcher.set(dispatcher);
+        }
+
+        fn dispose(&self) {
+            let obj = self.obj();
+            obj.stop();
+            for display in std::mem::take(&mut *lock(&self.displays)) {
+                if let Some(worker) = display.worker() {
+                    worker.stop();
+                }
+            }
+            if let Some(task) = lock(&self.main_task).take() {
+                task.abort();
+            }
+        }
+    }
+
+    impl Server {
+        fn set_main_context(&self, context: Option<glib::MainContext>) {
+            if let Some(context) = context {
+                let _ = self.context.set(context);
+            }
+        }
+    }
+}
+
+glib::wrapper! {
+    /// A SPICE server.
+    pub struct Server(ObjectSubclass<imp::Server>);
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::new()
+    }
+}
+
+impl Server {
+    /// A server on the thread-default main context.
+    pub fn new() -> Server {
+        glib::Object::new()
+    }
+
+    pub(crate) fn main_core(&self) -> &Core {
+        self.imp().main_core.get().expect("set in constructed")
+    }
+
+    pub(crate) fn main_dispatcher(&self) -> &Dispatcher<MainMessage> {
+        self.imp()
+            .main_dispatcher
+            .get()
+            .expect("set in constructed")
+    }
+
+    /// The server's main channel.
+    pub fn main_channel(&self) -> &MainChannel {
+        self.imp().main_channel.get().expect("set in constructed")
+    }
+
+    /// The server's inputs channel.
+    pub fn inputs_channel(&self) -> &InputsChannel {
+        self.imp().inputs_channel.get().expect("set in constructed")
+    }
+
+    /// Whether the server listens.
+    pub fn is_running(&self) -> bool {
+        lock(&self.imp().listener).is_some()
+    }
+
+    /// Starts listening on `address`:`port` and starts the display workers.
+    pub fn start(&self) -> Result<(), glib::Error> {
+        self.main_core().check_thread("red_server_start");
+        if self.is_running() {
+            return Err(RedError::AlreadyRunning.error(gettext("The server is already running")));
+        }
+        let Settings {
+            address,
+            port,
+            tls_port,
+            ..
+        } = self.settings();
+        if tls_port >= 0 {
+            return Err(RedError::InvalidArgument.error(gettext("TLS is not supported yet")));
+        }
+        self.ticket_key()?;
+        let ip: std::net::IpAddr = address.parse().map_err(|_| {
+            RedError::InvalidArgument.error(gettext("The address is not an IP address"))
+        })?;
+        let listen_error = |e: std::io::Error| {
+            RedError::AddressInUse.error(format!(
+                "{} {address}:{port}: {e}",
+                gettext("Could not listen on")
+            ))
+        };
+        let socket_address = std::net::SocketAddr::new(ip, u16::try_from(port).unwrap_or(0));
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(socket_address),
+            socket2::Type::STREAM.nonblocking().cloexec(),
+            Some(socket2::Protocol::TCP),
+        )
+        .map_err(listen_error)?;
+        socket.set_reuse_address(true).map_err(listen_error)?;
+        socket.bind(&socket_address.into()).map_err(listen_error)?;
+        socket.listen(64).map_err(listen_error)?;
+        let bound = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| u32::from(a.port()))
+            .unwrap_or(port);
+        for display in self.displays() {
+            if let Some(worker) = display.worker() {
+                worker.start()?;
+            }
+        }
+        let weak = self.downgrade();
+        let listening = socket.try_clone().map_err(listen_error)?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+        let source = self
+            .main_core()
+            .fd_watch(fd, glib::IOCondition::IN, move |_, _| {
+                let Some(server) = weak.upgrade() else {
+                    return glib::ControlFlow::Break;
+                };
+                while let Ok((connection, _)) = listening.accept() {
+                    // Accepted sockets do not inherit O_NONBLOCK.
+                    if connection.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let _ = connection.set_tcp_nodelay(true);
+                    server.handle_connection(connection);
+                }
+                glib::ControlFlow::Continue
+            });
+        *lock(&self.imp().listener) = Some(Listener { socket, source });
+        if bound != port {
+            lock(&self.imp().settings).port = bound;
+            self.notify_port();
+        }
+        self.notify("running");
+        red_info!("listening on spice://{address}:{bound}");
+        Ok(())
+    }
+
+    /// Stops listening, disconnects every client and stops and joins every
+    /// display worker. Drawing still works while stopped.
+    pub fn stop(&self) {
+        self.main_core().check_thread("red_server_stop");
+        let listener = lock(&self.imp().listener).take();
+        for client in self.clients() {
+            self.destroy_client(&client);
+        }
+        for display in self.displays() {
+            if let Some(worker) = display.worker() {
+                worker.stop();
+            }
+        }
+        if let Some(listener) = listener {
+            listener.source.destroy();
+            drop(listener.socket);
+            self.notify("running");
+        }
+    }
+
+    /// Adds a virtual monitor; its worker runs once the server runs.
+    pub fn add_display(&self, width: u32, height: u32) -> Result<Display, glib::Error> {
+        self.main_core().check_thread("red_server_add_display");
+        let id = {
+            let displays = lock(&self.imp().displays);
+            (0u32..)
+                .find(|i| !displays.iter().any(|d| d.id() == *i))
+                .unwrap_or(0)
+        };
+        if id > 255 {
+            return Err(RedError::InvalidArgument.error(gettext("Too many displays")));
+        }
+        let display = Display::new(id, width, height, self.main_core(), self.main_dispatcher())?;
+        if let (true, Some(worker)) = (self.is_running(), display.worker()) {
+            worker.start()?;
+        }
+        display.configure_streams(self.settings().stream_config());
+        lock(&self.imp().displays).push(display.clone());
+        Ok(display)
+    }
+
+    /// A copy of the settings (what the properties hold).
+    pub(crate) fn settings(&self) -> Settings {
+        lock(&self.imp().settings).clone()
+    }
+
+    /// Sends the streaming configuration to every display's worker.
+    fn configure_streams(&self) {
+        let config = self.settings().stream_config();
+        for display in self.displays() {
+            display.configure_streams(config);
+        }
+    }
+
+    /// The displays, in the order they were added.
+    pub fn displays(&self) -> Vec<Display> {
+        lock(&self.imp().displays).clone()
+    }
+
+    /// The connected clients.
+    pub fn clients(&self) -> Vec<Client> {
+        lock(&self.imp().clients).clone()
+    }
+
+    /// Sets the ticket (password) clients must present, valid for
+    /// `lifetime` seconds (0: no expiry). `None` clears it. Setting one
+    /// selects ticket authentication.
+    pub fn set_ticket(&self, password: Option<&str>, lifetime: u32) {
+        let expires =
+            (lifetime > 0).then(|| Instant::now() + Duration::from_secs(u64::from(lifetime)));
+        *lock(&self.imp().ticket) = Ticket {
+            password: password.map(str::to_string),
+            expires,
+        };
+        if password.is_some() && self.auth() == AuthMode::None {
+            self.set_auth(AuthMode::Ticket);
+        }
+    }
+
+    /// Whether `attempt` is the current, unexpired ticket.
+    pub(crate) fn ticket_accepts(&self, attempt: &[u8]) -> bool {
+        lock(&self.imp().ticket).accepts(attempt, Instant::now())
+    }
+
+    /// Takes an already-connected socket (as VM managers hand over fds); it
+    /// goes through the same link stage as an accepted connection.
+    pub fn add_client_socket(&self, socket: &gio::Socket) -> Result<(), glib::Error> {
+        self.main_core()
+            .check_thread("red_server_add_client_socket");
+        let invalid = || {
+            RedError::InvalidArgument.error(gettext("The socket is not a connected stream socket"))
+        };
+        if !socket.is_connected() || socket.socket_type() != gio::SocketType::Stream {
+            return Err(invalid());
+        }
+        // Our own descriptor: the application may close its GSocket.
+        let fd = std::os::fd::AsFd::as_fd(socket)
+            .try_clone_to_owned()
+            .map_err(|_| invalid())?;
+        let socket = socket2::Socket::from(fd);
+        socket.set_nonblocking(true).map_err(|_| invalid())?;
+        self.ticket_key()?;
+        self.handle_connection(socket);
+        Ok(())
+    }
+
+    /// A new connection: the link stage starts here.
+    fn handle_connection(&self, socket: socket2::Socket) {
+        let peer = socket
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "local".to_string());
+        red_debug!("connection from {peer}");
+        link_stage::start(self, socket, peer);
+    }
+
+    pub(crate) fn pending_links(&self) -> usize {
+        self.imp().pending_links.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn link_started(&self) {
+        self.imp().pending_links.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn link_finished(&self) {
+        self.imp().pending_links.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The RSA key of the link stage, made on first use (by `start()`,
+    /// or by the first handed-over connection).
+    pub(crate) fn ticket_key(&self) -> Result<&TicketKey, glib::Error> {
+        if let Some(key) = self.imp().ticket_key.get() {
+            return Ok(key);
+        }
+        let key = TicketKey::generate()?;
+        Ok(self.imp().ticket_key.get_or_init(|| key))
+    }
+
+    /// The keyboard lock state (SPICE's modifier flags) the guest shows.
+    pub fn key_modifiers(&self) -> u32 {
+        self.imp().key_modifiers.load(Ordering::SeqCst)
+    }
+
+    /// Sets the lock-key state (1 Scroll, 2 Num, 4 Caps Lock) and tells
+    /// every connected client, whose keyboard LEDs follow it.
+    pub fn set_key_modifiers(&self, modifiers: u32) {
+        let modifiers = modifiers & LOCK_KEYS;
+        self.imp().key_modifiers.store(modifiers, Ordering::SeqCst);
+        let message = KeyModifiers {
+            modifiers: modifiers as u16,
+        };
+        self.inputs_channel()
+            .for_each_protocol(|_, out| out.send(&message));
+    }
+
+    /// The current mouse mode (`mouse_mode::SERVER` or `CLIENT`).
+    pub(crate) fn mouse_mode(&self) -> u16 {
+        self.imp().mouse_mode.load(Ordering::SeqCst) as u16
+    }
+
+    pub(crate) fn set_mouse_mode(&self, mode: u16) {
+        self.imp()
+            .mouse_mode
+            .store(u32::from(mode), Ordering::SeqCst);
+    }
+
+    /// spice-server's red_client_destroy, then `client-disconnected`.
+    fn destroy_client(&self, client: &Client) {
+        client.destroy();
+        let removed = {
+            let mut clients = lock(&self.imp().clients);
+            clients
+                .iter()
+                .position(|c| c == client)
+                .map(|i| clients.remove(i))
+        };
+        if let Some(client) = removed {
+            red_debug!("client {} destroyed", client.id());
+            self.emit_by_name::<()>("client-disconnected", &[&client]);
+        }
+    }
+
+    fn emit_input(&self, event: InputEvent) {
+        match event {
+            InputEvent::Key { scancode, pressed } => {
+                self.emit_by_name::<()>("key-event", &[&scancode, &pressed])
+            }
+            InputEvent::Modifiers(modifiers) => {
+                self.emit_by_name::<()>("key-modifiers", &[&modifiers])
+            }
+            InputEvent::Motion { dx, dy, buttons } => {
+                self.emit_by_name::<()>("pointer-motion", &[&dx, &dy, &buttons])
+            }
+            // As spice-server: absolute positions count in client mouse mode
+            // only (spice-gtk sends a stray one in server mode).
+            InputEvent::Position { .. } if self.mouse_mode() != mouse_mode::CLIENT => {}
+            InputEvent::Position {
+                display_id,
+                x,
+                y,
+                buttons,
+            } => self.emit_by_name::<()>("pointer-position", &[&display_id, &x, &y, &buttons]),
+            InputEvent::Button {
+                button,
+                pressed,
+                buttons,
+            } => self.emit_by_name::<()>("button-event", &[&button, &pressed, &buttons]),
+        }
+    }
+
+    fn handle_main_message(&self, message: MainMessage) {
+        match message {
+            MainMessage::ChannelClientJoined(rcc) => {
+                if rcc.is_connected() {
+                    self.emit_by_name::<()>("channel-client-connected", &[&rcc]);
+                }
+            }
+            MainMessage::ChannelClientLeft {
+                client,
+                channel_client,
+            } => {
+                self.emit_by_name::<()>("channel-client-disconnected", &[&channel_client]);
+                if let Some(client) = client.upgrade() {
+                    client.remove_channel_client(&channel_client);
+                    // When the main channel client goes, every other channel
+                    // client of the same RedClient goes too (docs/threading.md).
+                    if channel_client.is::<MainChannelClient>() {
+                        client.disconnect();
+                    }
+                }
+            }
+            MainMessage::DisconnectChannelClient(rcc) => disconnect_on_own_thread(&rcc),
+            MainMessage::DestroyClient(client) => self.destroy_client(&client),
+            MainMessage::Input(event) => self.emit_input(event),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The settings of a `RedServer`: what its properties hold, each default
+//! named once (the ParamSpecs in `server/mod.rs` and the code use the same
+//! constants), and how a property change takes effect.
+
+use std::time::Duration;
+
+use glib::prelude::*;
+use glib::subclass::prelude::*;
+
+use crate::base::enums::{AuthMode, ImageCompression, StreamingVideo};
+use crate::base::sync::lock;
+use crate::display::stream::{self, StreamConfig};
+
+/// The default `address`: loopback only, so nothing is exposed by accident.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1";
+/// The default `tls-port`: none.
+pub const DEFAULT_TLS_PORT: i32 = -1;
+/// The default `video-codecs`, in spice-server's syntax.
+pub const DEFAULT_VIDEO_CODECS: &str = "gstreamer:mjpeg;gstreamer:vp8;gstreamer:h264;gstreamer:vp9";
+
+/// What the properties of a `RedServer` hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub address: String,
+    pub port: u32,
+    pub tls_port: i32,
+    pub auth: AuthMode,
+    pub name: Option<String>,
+    pub uuid: Option<String>,
+    pub image_compression: ImageCompression,
+    pub video_codecs: String,
+    pub streaming_video: StreamingVideo,
+    pub stream_start_frames: u32,
+    pub stream_min_area: u32,
+    /// Milliseconds.
+    pub stream_timeout: u32,
+    /// 0: no limit.
+    pub max_clients: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            address: DEFAULT_ADDRESS.to_string(),
+            port: 0,
+            tls_port: DEFAULT_TLS_PORT,
+            auth: AuthMode::default(),
+            name: None,
+            uuid: None,
+            image_compression: ImageCompression::default(),
+            video_codecs: DEFAULT_VIDEO_CODECS.to_string(),
+            streaming_video: StreamingVideo::default(),
+            stream_start_frames: stream::DEFAULT_START_FRAMES,
+            stream_min_area: stream::DEFAULT_MIN_AREA,
+            stream_timeout: stream::DEFAULT_TIMEOUT_MS,
+            max_clients: 0,
+        }
+    }
+}
+
+impl Settings {
+    /// The stream detection thresholds the displays use.
+    pub fn stream_config(&self) -> StreamConfig {
+        StreamConfig {
+            mode: self.streaming_video,
+            start_frames: self.stream_start_frames,
+            min_area: self.stream_min_area,
+            timeout: Duration::from_millis(u64::from(self.stream_timeout)),
+            ..StreamConfig::default()
+        }
+    }
+
+    /// The session UUID's 16 bytes, if one is set.
+    pub fn uuid_bytes(&self) -> Option<[u8; 16]> {
+        self.uuid.as_deref().and_then(parse_uuid)
+    }
+}
+
+/// Parses a UUID's text form into its 16 bytes.
+pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    let hex: String = text.chars().filter(|c| *c != '-').collect();
+    let dashes = [8usize, 13, 18, 23];
+    if text.len() != 36
+        || !dashes
+            .iter()
+            .all(|&i| text.as_bytes().get(i) == Some(&b'-'))
+    {
+        return None;
+    }
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The property setters: validate, store, notify on change, and apply
+/// what must be applied at once.
+impl super::imp::Server {
+    /// Stores a new value through `update`; notifies `name` if it changed.
+    fn update(&self, name: &str, update: impl FnOnce(&mut Settings)) -> bool {
+        let changed = {
+            let mut settings = lock(&self.settings);
+            let before = settings.clone();
+            update(&mut settings);
+            *settings != before
+        };
+        if changed {
+            self.obj().notify(name);
+        }
+        changed
+    }
+
+    pub(super) fn set_address(&self, value: Option<String>) {
+        let value = value.unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
+        if value.parse::<std::net::IpAddr>().is_err() {
+            red_warning!("RedServer: ignoring address {value:?}, which is not an IP address");
+            return;
+        }
+        self.update("address", |s| s.address = value);
+    }
+
+    pub(super) fn set_port(&self, value: u32) {
+        self.update("port", |s| s.port = value);
+    }
+
+    pub(super) fn set_tls_port(&self, value: i32) {
+        self.update("tls-port", |s| s.tls_port = value);
+    }
+
+    pub(super) fn set_password(&self, value: Option<String>) {
+        self.obj().set_ticket(value.as_deref(), 0);
+    }
+
+    pub(super) fn set_auth(&self, value: AuthMode) {
+        self.update("auth", |s| s.auth = value);
+    }
+
+    pub(super) fn set_name(&self, value: Option<String>) {
+        self.update("name", |s| s.name = value);
+    }
+
+    pub(super) fn set_uuid(&self, value: Option<String>) {
+        if let Some(text) = value.as_deref().filter(|t| parse_uuid(t).is_none()) {
+            red_warning!("RedServer: ignoring uuid {text:?}, which is not a UUID");
+            return;
+        }
+        self.update("uuid", |s| s.uuid = value);
+    }
+
+    pub(super) fn set_image_compression(&self, value: ImageCompression) {
+        self.update("image-compression", |s| s.image_compression = value);
+    }
+
+    pub(super) fn set_video_codecs(&self, value: Option<String>) {
+        let value = value.unwrap_or_else(|| DEFAULT_VIDEO_CODECS.to_string());
+        self.update("video-codecs", |s| s.video_codecs = value);
+    }
+
+    pub(super) fn set_streaming_video(&self, value: StreamingVideo) {
+        self.update_streams("streaming-video", |s| s.streaming_video = value);
+    }
+
+    pub(super) fn set_stream_start_frames(&self, value: u32) {
+        self.update_streams("stream-start-frames", |s| s.stream_start_frames = value);
+    }
+
+    pub(super) fn set_stream_min_area(&self, value: u32) {
+        self.update_streams("stream-min-area", |s| s.stream_min_area = value);
+    }
+
+    pub(super) fn set_stream_timeout(&self, value: u32) {
+        self.update_streams("stream-timeout", |s| s.stream_timeout = value);
+    }
+
+    /// A stream setting: the displays' workers get the new thresholds.
+    fn update_streams(&self, name: &str, update: impl FnOnce(&mut Settings)) {
+        let changed = {
+            let mut settings = lock(&self.settings);
+            let before = settings.clone();
+            update(&mut settings);
+            *settings != before
+        };
+        if changed {
+            self.obj().configure_streams();
+            self.obj().notify(name);
+        }
+    }
+
+    pub(super) fn set_max_clients(&self, value: u32) {
+        self.update("max-clients", |s| s.max_clients = value);
+    }
+}
