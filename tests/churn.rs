@@ -82,7 +82,7 @@ fn churn_leaves_nothing_behind() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while names
         .iter()
-        .any(|n| redspice::live_objects::count(n) != Some(0))
+        .any(|n| redspice::base::live_objects::count(n) != Some(0))
     {
         assert!(
             Instant::now() < deadline,
@@ -98,7 +98,7 @@ fn churn_leaves_nothing_behind() {
         "RedDisplayChannel",
         "RedMainChannel",
     ] {
-        assert_eq!(redspice::live_objects::count(name), Some(0), "{name}");
+        assert_eq!(redspice::base::live_objects::count(name), Some(0), "{name}");
     }
     eprintln!("{cycles} cycles in {:?}", started.elapsed());
 }

@@ -23,19 +23,18 @@ G_BEGIN_DECLS
  * @RED_ERROR_FAILED: a failure with no more specific code
  * @RED_ERROR_ADDRESS_IN_USE: the listening socket could not be set up
  * @RED_ERROR_INVALID_ARGUMENT: an argument or property value is not acceptable
- * @RED_ERROR_NOT_RUNNING: the operation needs a running server
  * @RED_ERROR_ALREADY_RUNNING: the server is already running
- * @RED_ERROR_TOO_MANY_CLIENTS: #RedServer:max-clients clients are connected
  *
- * Error codes of the %RED_ERROR domain.
+ * Error codes of the %RED_ERROR domain. Values 3 and 5 are not used (they
+ * were codes that no function raised); the others keep their values. A
+ * client refused because #RedServer:max-clients clients are connected is
+ * told so at the link stage, where no #GError reaches the application.
  */
 typedef enum {
   RED_ERROR_FAILED = 0,
   RED_ERROR_ADDRESS_IN_USE = 1,
   RED_ERROR_INVALID_ARGUMENT = 2,
-  RED_ERROR_NOT_RUNNING = 3,
   RED_ERROR_ALREADY_RUNNING = 4,
-  RED_ERROR_TOO_MANY_CLIENTS = 5,
 } RedError;
 
 /**

@@ -130,7 +130,9 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
  * RedServer:max-clients:
  *
  * How many clients may be connected at once; 0 (the default) means no
- * limit.
+ * limit. A client over the limit is refused in the link reply, before
+ * any password is asked for: spice-gtk reports a link error, not an
+ * authentication failure.
  */
 
 /**

@@ -1,6 +1,7 @@
 //! The `RedError` GError domain.
 
-/// Errors the library reports through `GError`.
+/// Errors the library reports through `GError`. Values 3 and 5 are gone
+/// (codes nothing raised) and stay unused, so the others keep theirs.
 #[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum, glib::ErrorDomain)]
 #[enum_type(name = "RedError")]
 #[error_domain(name = "red-error-quark")]
@@ -15,15 +16,9 @@ pub enum RedError {
     /// An argument or property value is not acceptable.
     #[enum_value(name = "RED_ERROR_INVALID_ARGUMENT", nick = "invalid-argument")]
     InvalidArgument = 2,
-    /// The operation needs a running server.
-    #[enum_value(name = "RED_ERROR_NOT_RUNNING", nick = "not-running")]
-    NotRunning = 3,
     /// The server is already running.
     #[enum_value(name = "RED_ERROR_ALREADY_RUNNING", nick = "already-running")]
     AlreadyRunning = 4,
-    /// The server has as many clients as `max-clients` allows.
-    #[enum_value(name = "RED_ERROR_TOO_MANY_CLIENTS", nick = "too-many-clients")]
-    TooManyClients = 5,
 }
 
 impl RedError {

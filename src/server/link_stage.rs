@@ -123,7 +123,7 @@ pub(crate) fn start(server: &Server, socket: socket2::Socket, peer: String) {
 
 fn on_readable(server: &Server, pending: &Arc<Mutex<Option<Pending>>>) -> glib::ControlFlow {
     let outcome = {
-        let mut guard = lock(&pending);
+        let mut guard = lock(pending);
         let Some(p) = guard.as_mut() else {
             return glib::ControlFlow::Break;
         };
@@ -269,7 +269,7 @@ fn write_all(socket: &mut socket2::Socket, bytes: &[u8]) -> Result<(), Failure> 
 /// Ends the link stage: hands a linked connection over, or answers the
 /// failure and closes.
 fn finish(server: &Server, pending: &Arc<Mutex<Option<Pending>>>, outcome: Result<(), Failure>) {
-    let Some(mut p) = lock(&pending).take() else {
+    let Some(mut p) = lock(pending).take() else {
         return;
     };
     server.link_finished();

@@ -194,3 +194,19 @@ impl super::imp::Server {
         self.update("max-clients", |s| s.max_clients = value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_text_is_parsed_strictly() {
+        assert_eq!(
+            parse_uuid("00112233-4455-6677-8899-aabbccddeeff").unwrap()[15],
+            0xff
+        );
+        assert!(parse_uuid("00112233445566778899aabbccddeeff").is_none());
+        assert!(parse_uuid("0011223-34455-6677-8899-aabbccddeeff").is_none());
+        assert!(parse_uuid("g0112233-4455-6677-8899-aabbccddeeff").is_none());
+    }
+}

@@ -92,6 +92,22 @@ impl std::fmt::Debug for TicketKey {
 mod tests {
     use super::*;
     use rsa::pkcs8::DecodePublicKey;
+    use std::time::Duration;
+
+    #[test]
+    fn ticket_is_compared_whole_and_expires() {
+        let now = Instant::now();
+        let t = Ticket {
+            password: Some("secret".into()),
+            expires: Some(now + Duration::from_secs(5)),
+        };
+        assert!(t.accepts(b"secret", now));
+        assert!(!t.accepts(b"secre", now));
+        assert!(!t.accepts(b"secret\0", now));
+        assert!(!t.accepts(b"Secret", now));
+        assert!(!t.accepts(b"secret", now + Duration::from_secs(6)));
+        assert!(!Ticket::default().accepts(b"", now));
+    }
 
     #[test]
     fn a_client_encrypted_ticket_decrypts() {

@@ -125,10 +125,7 @@ const AUTO_VIDEO_CODECS: &str =
 fn first_time(key: String) -> bool {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let set = SEEN.get_or_init(|| Mutex::new(HashSet::new()));
-    match set.lock() {
-        Ok(mut set) => set.insert(key),
-        Err(poisoned) => poisoned.into_inner().insert(key),
-    }
+    crate::base::sync::lock(set).insert(key)
 }
 
 /// Parses spice-server's `video-codecs` syntax, `encoder:codec;encoder:codec`
