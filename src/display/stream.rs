@@ -45,8 +45,8 @@ impl Default for StreamConfig {
     }
 }
 
-/// SPICE allows stream ids below 64.
-pub const MAX_STREAMS: usize = 64;
+/// SPICE allows stream ids below this.
+pub const MAX_STREAMS: usize = crate::protocol::constants::SPICE_MAX_NUM_STREAMS as usize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stream {

@@ -409,7 +409,7 @@ impl Server {
             lock(&self.imp().settings).port = bound;
             self.notify_port();
         }
-        self.notify("running");
+        self.notify_running();
         red_info!("listening on spice://{address}:{bound}");
         Ok(())
     }
@@ -430,7 +430,7 @@ impl Server {
         if let Some(listener) = listener {
             listener.source.destroy();
             drop(listener.socket);
-            self.notify("running");
+            self.notify_running();
         }
     }
 
