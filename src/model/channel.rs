@@ -4,6 +4,7 @@
 //! thread of their core; `RedChannel::clients` lists their channel clients
 //! without owning them (the `RedClient` does). See `docs/threading.md`.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use glib::prelude::*;
@@ -15,6 +16,9 @@ use crate::base::enums::ChannelType;
 use crate::base::sync::lock;
 use crate::model::channel_client::ChannelClient;
 use crate::model::messages::MainMessage;
+
+/// The default `channel-type`, which GObject gives a channel made without one.
+const DEFAULT_CHANNEL_TYPE: ChannelType = ChannelType::Main;
 
 /// A thread other than the main one that runs channels (a display's
 /// `RedWorker`): what channel code may ask of it through its dispatcher.
@@ -65,10 +69,30 @@ pub mod imp {
         type Type = Channel;
     }
 
-    #[derive(Default)]
+    /// The generated accessors live in `ChannelPropertiesExt`, which is not
+    /// re-exported: `ChannelExt` keeps `channel_type()` and `id()`, which
+    /// read the fields directly.
+    #[derive(Default, glib::Properties)]
+    #[properties(wrapper_type = super::Channel, ext_trait)]
     pub struct Channel {
+        #[property(get = Self::channel_type, construct_only, nick = "Channel type",
+            blurb = "The SPICE channel type", builder(DEFAULT_CHANNEL_TYPE))]
         pub(crate) channel_type: OnceLock<ChannelType>,
-        pub(crate) id: OnceLock<u32>,
+        #[property(
+            get,
+            construct_only,
+            maximum = 255,
+            nick = "Channel id",
+            blurb = "The channel id (the display number for display and cursor channels)"
+        )]
+        pub(crate) id: AtomicU32,
+        #[property(name = "main-context", get = |s: &Self| s.core.get().map(|c| c.context().clone()),
+            type = Option<glib::MainContext>, nick = "Main context",
+            blurb = "The core of the channel: the context its timers and watches use")]
+        #[property(name = "thread-id",
+            get = |s: &Self| s.core.get().map(Core::thread_id).unwrap_or_default(), type = i64,
+            nick = "Thread id",
+            blurb = "Kernel id of the thread running the channel's core (for tests)")]
         pub(crate) core: OnceLock<Core>,
         pub(crate) main_core: OnceLock<Core>,
         pub(crate) main_dispatcher: OnceLock<Dispatcher<MainMessage>>,
@@ -86,67 +110,8 @@ pub mod imp {
         type Class = ChannelClass;
     }
 
+    #[glib::derived_properties]
     impl ObjectImpl for Channel {
-        fn properties() -> &'static [glib::ParamSpec] {
-            static PROPS: OnceLock<Vec<glib::ParamSpec>> = OnceLock::new();
-            PROPS.get_or_init(|| {
-                vec![
-                    glib::ParamSpecEnum::builder_with_default("channel-type", ChannelType::Main)
-                        .nick("Channel type")
-                        .blurb("The SPICE channel type")
-                        .construct_only()
-                        .build(),
-                    glib::ParamSpecUInt::builder("id")
-                        .nick("Channel id")
-                        .blurb(
-                            "The channel id (the display number for display and cursor channels)",
-                        )
-                        .maximum(255)
-                        .construct_only()
-                        .build(),
-                    glib::ParamSpecBoxed::builder::<glib::MainContext>("main-context")
-                        .nick("Main context")
-                        .blurb("The core of the channel: the context its timers and watches use")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecInt64::builder("thread-id")
-                        .nick("Thread id")
-                        .blurb("Kernel id of the thread running the channel's core (for tests)")
-                        .read_only()
-                        .build(),
-                ]
-            })
-        }
-
-        fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-            match pspec.name() {
-                "channel-type" => {
-                    let _ = self
-                        .channel_type
-                        .set(value.get().expect("type checked by GObject"));
-                }
-                "id" => {
-                    let _ = self.id.set(value.get().expect("type checked by GObject"));
-                }
-                _ => unreachable!("GObject only sets registered properties"),
-            }
-        }
-
-        fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-            match pspec.name() {
-                "channel-type" => self.channel_type().to_value(),
-                "id" => self.id().to_value(),
-                "main-context" => self.core.get().map(|c| c.context().clone()).to_value(),
-                "thread-id" => self
-                    .core
-                    .get()
-                    .map(|c| c.thread_id())
-                    .unwrap_or(0)
-                    .to_value(),
-                _ => unreachable!("GObject only reads registered properties"),
-            }
-        }
-
         fn dispose(&self) {
             // Channels are destroyed on the main thread.
             if let Some(main_core) = self.main_core.get() {
@@ -161,10 +126,13 @@ pub mod imp {
 
     impl Channel {
         pub fn channel_type(&self) -> ChannelType {
-            *self.channel_type.get().unwrap_or(&ChannelType::Main)
+            self.channel_type
+                .get()
+                .copied()
+                .unwrap_or(DEFAULT_CHANNEL_TYPE)
         }
         pub fn id(&self) -> u32 {
-            *self.id.get().unwrap_or(&0)
+            self.id.load(Ordering::SeqCst)
         }
     }
 }

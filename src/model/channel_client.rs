@@ -6,7 +6,7 @@
 //! (RedChannelClient::channel ⇒ RedChannel) and points at its client without
 //! owning it (RedChannelClient::client → RedClient).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use glib::prelude::*;
@@ -16,6 +16,9 @@ use crate::base::sync::lock;
 use crate::model::channel::{Channel, ChannelExt};
 use crate::model::client::Client;
 use crate::model::messages::MainMessage;
+
+/// `round-trip-time` while no PING/PONG round trip was measured.
+const NO_ROUND_TRIP: i64 = -1;
 
 pub mod imp {
     use super::*;
@@ -32,16 +35,47 @@ pub mod imp {
         type Type = ChannelClient;
     }
 
-    #[derive(Default)]
+    /// The generated accessors live in `ChannelClientPropertiesExt`, which
+    /// is not re-exported: `ChannelClientExt` keeps `channel()`, `client()`
+    /// and `is_connected()`, which read the fields directly.
+    #[derive(Default, glib::Properties)]
+    #[properties(wrapper_type = super::ChannelClient, ext_trait)]
     pub struct ChannelClient {
-        /// RedChannelClient::channel ⇒ RedChannel (owning).
+        /// RedChannelClient::channel ⇒ RedChannel (owning). GObject sets it
+        /// to NULL on an object made without one: that leaves it unset.
+        #[property(get = |s: &Self| s.channel.get().cloned(),
+            set = |s: &Self, channel: Option<Channel>| {
+                if let Some(channel) = channel {
+                    let _ = s.channel.set(channel);
+                }
+            },
+            type = Option<Channel>, construct_only, nick = "Channel",
+            blurb = "The channel this client is connected to (owned)")]
         pub(crate) channel: OnceLock<Channel>,
         /// RedChannelClient::client → RedClient (plain).
+        #[property(
+            get,
+            construct_only,
+            nick = "Client",
+            blurb = "The remote client this connection belongs to (not owned)"
+        )]
         pub(crate) client: glib::WeakRef<Client>,
+        #[property(get, nick = "Connected", blurb = "Whether the connection is still up")]
         pub(crate) connected: AtomicBool,
         /// The thread that last ran one of its handlers (a test hook).
-        pub(crate) handler_thread_id: std::sync::atomic::AtomicI64,
+        #[property(
+            get,
+            nick = "Handler thread id",
+            blurb = "Kernel id of the thread that last ran one of its handlers, or 0"
+        )]
+        pub(crate) handler_thread_id: AtomicI64,
         /// The linked connection; closed on disconnection.
+        #[property(name = "round-trip-time",
+            get = |s: &Self| crate::model::connection::round_trip(&s.obj())
+                .map_or(NO_ROUND_TRIP, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+            type = i64, minimum = NO_ROUND_TRIP, default = NO_ROUND_TRIP,
+            nick = "Round-trip time",
+            blurb = "Last measured PING/PONG round trip in microseconds, or -1")]
         pub(crate) io: Mutex<Option<crate::model::connection::ChannelIo>>,
         /// Socket watches and timers on the channel's core.
         pub(crate) sources: Mutex<Vec<glib::Source>>,
@@ -56,78 +90,14 @@ pub mod imp {
         type Class = ChannelClientClass;
     }
 
-    impl ObjectImpl for ChannelClient {
-        fn properties() -> &'static [glib::ParamSpec] {
-            static PROPS: OnceLock<Vec<glib::ParamSpec>> = OnceLock::new();
-            PROPS.get_or_init(|| {
-                vec![
-                    glib::ParamSpecObject::builder::<Channel>("channel")
-                        .nick("Channel")
-                        .blurb("The channel this client is connected to (owned)")
-                        .construct_only()
-                        .build(),
-                    glib::ParamSpecObject::builder::<Client>("client")
-                        .nick("Client")
-                        .blurb("The remote client this connection belongs to (not owned)")
-                        .construct_only()
-                        .build(),
-                    glib::ParamSpecBoolean::builder("connected")
-                        .nick("Connected")
-                        .blurb("Whether the connection is still up")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecInt64::builder("handler-thread-id")
-                        .nick("Handler thread id")
-                        .blurb("Kernel id of the thread that last ran one of its handlers, or 0")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecInt64::builder("round-trip-time")
-                        .nick("Round-trip time")
-                        .blurb("Last measured PING/PONG round trip in microseconds, or -1")
-                        .minimum(-1)
-                        .default_value(-1)
-                        .read_only()
-                        .build(),
-                ]
-            })
-        }
-
-        fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-            match pspec.name() {
-                "channel" => {
-                    if let Ok(Some(channel)) = value.get::<Option<Channel>>() {
-                        let _ = self.channel.set(channel);
-                    }
-                }
-                "client" => {
-                    if let Ok(Some(client)) = value.get::<Option<Client>>() {
-                        self.client.set(Some(&client));
-                    }
-                }
-                _ => unreachable!("GObject only sets registered properties"),
-            }
-        }
-
-        fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-            match pspec.name() {
-                "channel" => self.channel.get().to_value(),
-                "client" => self.client.upgrade().to_value(),
-                "connected" => self.connected.load(Ordering::SeqCst).to_value(),
-                "handler-thread-id" => self.handler_thread_id.load(Ordering::SeqCst).to_value(),
-                "round-trip-time" => crate::model::connection::round_trip(&self.obj())
-                    .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-                    .unwrap_or(-1)
-                    .to_value(),
-                _ => unreachable!("GObject only reads registered properties"),
-            }
-        }
-    }
+    #[glib::derived_properties]
+    impl ObjectImpl for ChannelClient {}
 
     impl Drop for ChannelClient {
         fn drop(&mut self) {
             // The last reference may go on any thread: only drop what is
             // thread-safe to drop. Sources left attached are destroyed here.
-            let sources = std::mem::take(self.sources.get_mut().unwrap_or_else(|e| e.into_inner()));
+            let sources = std::mem::take(&mut *lock(&self.sources));
             for source in sources {
                 source.destroy();
             }

@@ -21,9 +21,19 @@ use crate::model::messages::MainMessage;
 pub mod imp {
     use super::*;
 
-    #[derive(Default)]
+    #[derive(Default, glib::Properties)]
+    #[properties(wrapper_type = super::Client)]
     pub struct Client {
+        /// The session's connection id.
+        #[property(
+            get,
+            nick = "Id",
+            blurb = "The SPICE connection id of this client's session"
+        )]
         pub(crate) id: AtomicU32,
+        /// The remote address, when known.
+        #[property(get = |s: &Self| lock(&s.address).clone(), nick = "Address",
+            blurb = "The remote address of the client's main channel")]
         pub(crate) address: Mutex<Option<String>>,
         /// RedClient::channels ⇒ RedChannelClient (owning).
         pub(crate) channels: Mutex<Vec<ChannelClient>>,
@@ -48,33 +58,8 @@ pub mod imp {
         type ParentType = glib::Object;
     }
 
-    impl ObjectImpl for Client {
-        fn properties() -> &'static [glib::ParamSpec] {
-            static PROPS: OnceLock<Vec<glib::ParamSpec>> = OnceLock::new();
-            PROPS.get_or_init(|| {
-                vec![
-                    glib::ParamSpecUInt::builder("id")
-                        .nick("Id")
-                        .blurb("The SPICE connection id of this client's session")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecString::builder("address")
-                        .nick("Address")
-                        .blurb("The remote address of the client's main channel")
-                        .read_only()
-                        .build(),
-                ]
-            })
-        }
-
-        fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-            match pspec.name() {
-                "id" => self.id.load(Ordering::SeqCst).to_value(),
-                "address" => lock(&self.address).to_value(),
-                _ => unreachable!("GObject only reads registered properties"),
-            }
-        }
-    }
+    #[glib::derived_properties]
+    impl ObjectImpl for Client {}
 }
 
 glib::wrapper! {
@@ -98,16 +83,6 @@ impl Client {
         let _ = imp.main_core.set(main_core.clone());
         let _ = imp.main_dispatcher.set(main_dispatcher.clone());
         client
-    }
-
-    /// The session's connection id.
-    pub fn id(&self) -> u32 {
-        self.imp().id.load(Ordering::SeqCst)
-    }
-
-    /// The remote address, when known.
-    pub fn address(&self) -> Option<String> {
-        lock(&self.imp().address).clone()
     }
 
     /// The client's channel clients.

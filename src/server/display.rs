@@ -35,15 +35,40 @@ pub const MAX_CURSOR_SIZE: u32 = 512;
 pub mod imp {
     use super::*;
 
-    #[derive(Default)]
+    /// The generated accessors live in `DisplayPropertiesExt`, which is not
+    /// re-exported: `Display` keeps its own `id()`, `width()`, `height()`
+    /// and the borrowing `worker()`, `display_channel()`, `cursor_channel()`.
+    #[derive(Default, glib::Properties)]
+    #[properties(wrapper_type = super::Display, ext_trait)]
     pub struct Display {
+        #[property(
+            get,
+            nick = "Id",
+            blurb = "The display number; its channels have this id"
+        )]
         pub(crate) id: AtomicU32,
+        #[property(get, nick = "Width", blurb = "Width of the display in pixels")]
         pub(crate) width: AtomicU32,
+        #[property(get, nick = "Height", blurb = "Height of the display in pixels")]
         pub(crate) height: AtomicU32,
+        #[property(name = "frames-encoded",
+            get = |s: &Self| s.worker.get().and_then(Worker::shared)
+                .map(|shared| shared.frames_encoded.load(Ordering::Relaxed))
+                .unwrap_or_default(),
+            type = u64, nick = "Frames encoded",
+            blurb = "Video frames encoded for this display's streams: once per frame and codec, however many clients watch")]
         /// RedDisplay ⇒ RedWorker (owning).
+        #[property(get = |s: &Self| s.worker.get().cloned(), type = Option<Worker>,
+            nick = "Worker", blurb = "The worker thread running this display's channels")]
         pub(crate) worker: OnceLock<Worker>,
         /// The display's channels (owning; created on the main thread).
+        #[property(get = |s: &Self| s.display_channel.get().cloned(),
+            type = Option<DisplayChannel>, nick = "Display channel",
+            blurb = "This display's display channel")]
         pub(crate) display_channel: OnceLock<DisplayChannel>,
+        #[property(get = |s: &Self| s.cursor_channel.get().cloned(),
+            type = Option<CursorChannel>, nick = "Cursor channel",
+            blurb = "This display's cursor channel")]
         pub(crate) cursor_channel: OnceLock<CursorChannel>,
         _live: Live<Display>,
     }
@@ -59,69 +84,8 @@ pub mod imp {
         type ParentType = glib::Object;
     }
 
+    #[glib::derived_properties]
     impl ObjectImpl for Display {
-        fn properties() -> &'static [glib::ParamSpec] {
-            static PROPS: OnceLock<Vec<glib::ParamSpec>> = OnceLock::new();
-            PROPS.get_or_init(|| {
-                vec![
-                    glib::ParamSpecUInt::builder("id")
-                        .nick("Id")
-                        .blurb("The display number; its channels have this id")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecUInt::builder("width")
-                        .nick("Width")
-                        .blurb("Width of the display in pixels")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecUInt::builder("height")
-                        .nick("Height")
-                        .blurb("Height of the display in pixels")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecUInt64::builder("frames-encoded")
-                        .nick("Frames encoded")
-                        .blurb("Video frames encoded for this display's streams: once per frame and codec, however many clients watch")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecObject::builder::<Worker>("worker")
-                        .nick("Worker")
-                        .blurb("The worker thread running this display's channels")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecObject::builder::<DisplayChannel>("display-channel")
-                        .nick("Display channel")
-                        .blurb("This display's display channel")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecObject::builder::<CursorChannel>("cursor-channel")
-                        .nick("Cursor channel")
-                        .blurb("This display's cursor channel")
-                        .read_only()
-                        .build(),
-                ]
-            })
-        }
-
-        fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-            match pspec.name() {
-                "id" => self.id.load(Ordering::SeqCst).to_value(),
-                "width" => self.width.load(Ordering::SeqCst).to_value(),
-                "height" => self.height.load(Ordering::SeqCst).to_value(),
-                "worker" => self.worker.get().to_value(),
-                "frames-encoded" => self
-                    .worker
-                    .get()
-                    .and_then(|w| w.shared())
-                    .map(|s| s.frames_encoded.load(Ordering::Relaxed))
-                    .unwrap_or(0)
-                    .to_value(),
-                "display-channel" => self.display_channel.get().to_value(),
-                "cursor-channel" => self.cursor_channel.get().to_value(),
-                _ => unreachable!("GObject only reads registered properties"),
-            }
-        }
-
         fn dispose(&self) {
             if let Some(worker) = self.worker.get() {
                 worker.stop();

@@ -66,12 +66,27 @@ struct Running {
 pub mod imp {
     use super::*;
 
-    #[derive(Default)]
+    #[derive(Default, glib::Properties)]
+    #[properties(wrapper_type = super::Worker)]
     pub struct Worker {
+        #[property(
+            get,
+            nick = "Display id",
+            blurb = "The id of the display this worker runs"
+        )]
         pub(crate) display_id: AtomicU32,
+        #[property(name = "main-context", get = |s: &Self| s.core.get().map(|c| c.context().clone()),
+            type = Option<glib::MainContext>, nick = "Main context",
+            blurb = "The worker thread's own context")]
+        #[property(name = "thread-id",
+            get = |s: &Self| s.core.get().map(Core::thread_id).unwrap_or_default(), type = i64,
+            nick = "Thread id",
+            blurb = "Kernel id of the worker thread, or of the main thread while it is stopped")]
         pub(crate) core: OnceLock<Core>,
         pub(crate) main_core: OnceLock<Core>,
         pub(crate) shared: OnceLock<WorkerShared>,
+        #[property(name = "running", get = |s: &Self| s.obj().is_running(), type = bool,
+            nick = "Running", blurb = "Whether the worker thread runs")]
         pub(super) running: Mutex<Option<Running>>,
         _live: Live<Worker>,
     }
@@ -87,50 +102,8 @@ pub mod imp {
         type ParentType = glib::Object;
     }
 
+    #[glib::derived_properties]
     impl ObjectImpl for Worker {
-        fn properties() -> &'static [glib::ParamSpec] {
-            static PROPS: OnceLock<Vec<glib::ParamSpec>> = OnceLock::new();
-            PROPS.get_or_init(|| {
-                vec![
-                    glib::ParamSpecUInt::builder("display-id")
-                        .nick("Display id")
-                        .blurb("The id of the display this worker runs")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecBoxed::builder::<glib::MainContext>("main-context")
-                        .nick("Main context")
-                        .blurb("The worker thread's own context")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecInt64::builder("thread-id")
-                        .nick("Thread id")
-                        .blurb("Kernel id of the worker thread, or of the main thread while it is stopped")
-                        .read_only()
-                        .build(),
-                    glib::ParamSpecBoolean::builder("running")
-                        .nick("Running")
-                        .blurb("Whether the worker thread runs")
-                        .read_only()
-                        .build(),
-                ]
-            })
-        }
-
-        fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-            match pspec.name() {
-                "display-id" => self.display_id.load(Ordering::SeqCst).to_value(),
-                "main-context" => self.core.get().map(|c| c.context().clone()).to_value(),
-                "thread-id" => self
-                    .core
-                    .get()
-                    .map(|c| c.thread_id())
-                    .unwrap_or(0)
-                    .to_value(),
-                "running" => self.obj().is_running().to_value(),
-                _ => unreachable!("GObject only reads registered properties"),
-            }
-        }
-
         fn dispose(&self) {
             self.obj().stop();
         }
@@ -172,10 +145,6 @@ impl Worker {
         self.imp().core.get_or_init(Core::detached)
     }
 
-    pub fn display_id(&self) -> u32 {
-        self.imp().display_id.load(Ordering::SeqCst)
-    }
-
     pub fn is_running(&self) -> bool {
         lock(&self.imp().running).is_some()
     }
@@ -212,8 +181,8 @@ impl Worker {
         let _ = ready_rx.recv();
         *running = Some(Running { dispatcher, thread });
         drop(running);
-        self.notify("running");
-        self.notify("thread-id");
+        self.notify_running();
+        self.notify_thread_id();
         Ok(())
     }
 
@@ -234,8 +203,8 @@ impl Worker {
         if let Some(main_core) = imp.main_core.get() {
             self.core().set_thread_id(main_core.thread_id());
         }
-        self.notify("running");
-        self.notify("thread-id");
+        self.notify_running();
+        self.notify_thread_id();
     }
 
     /// Sends `message` to the worker thread, or handles it here when the
