@@ -43,18 +43,26 @@ fn imported_layers(text: &str) -> Vec<(usize, String)> {
         let mut rest = code;
         while let Some(at) = rest.find("crate::") {
             let after = &rest[at + "crate::".len()..];
-            let name: String = after
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            // `crate::Server` and the like are the root's re-exports, which
-            // only the top layer uses.
-            let layer = if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-                "capi".to_string()
-            } else {
-                name
+            // `crate::{a::B, C}` names several paths.
+            let names: Vec<&str> = match after.strip_prefix('{') {
+                Some(group) => group.split('}').next().unwrap_or("").split(',').collect(),
+                None => vec![after],
             };
-            found.push((number + 1, layer));
+            for path in names {
+                let name: String = path
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                // `crate::Server` and the like are the root's re-exports,
+                // which only the top layer uses.
+                let layer = if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    "capi".to_string()
+                } else {
+                    name
+                };
+                found.push((number + 1, layer));
+            }
             rest = after;
         }
     }
@@ -112,8 +120,8 @@ fn no_module_imports_from_a_layer_above_its_own() {
 #[test]
 fn the_scan_sees_imports_and_ignores_comments() {
     let found = imported_layers(
-        "use crate::model::channel::Channel;\n// crate::server in a comment\nlet x = $crate::base::log::log; crate::Server::new();",
+        "use crate::model::channel::Channel;\n// crate::server in a comment\nlet x = $crate::base::log::log; crate::Server::new();\nuse crate::{worker::Worker, Client};",
     );
     let layers: Vec<_> = found.iter().map(|(_, l)| l.as_str()).collect();
-    assert_eq!(layers, ["model", "base", "capi"]);
+    assert_eq!(layers, ["model", "base", "capi", "worker", "capi"]);
 }

@@ -12,9 +12,10 @@ use glib::subclass::prelude::*;
 
 use crate::base::core::Core;
 use crate::base::dispatcher::Dispatcher;
+use crate::base::enums::ChannelType;
 use crate::base::live_objects::{CountedClass, Live};
 use crate::base::sync::lock;
-use crate::channels::main::MainChannelClient;
+use crate::model::channel::ChannelExt;
 use crate::model::channel_client::{ChannelClient, ChannelClientExt};
 use crate::model::messages::MainMessage;
 
@@ -37,8 +38,8 @@ pub mod imp {
         pub(crate) address: Mutex<Option<String>>,
         /// RedClient::channels ⇒ RedChannelClient (owning).
         pub(crate) channels: Mutex<Vec<ChannelClient>>,
-        /// RedClient::mcc → MainChannelClient (weak: never dangles).
-        pub(crate) mcc: glib::WeakRef<MainChannelClient>,
+        /// RedClient::mcc → the main channel client (weak: never dangles).
+        pub(crate) mcc: glib::WeakRef<ChannelClient>,
         pub(crate) main_core: OnceLock<Core>,
         pub(crate) main_dispatcher: OnceLock<Dispatcher<MainMessage>>,
         /// Set once the destruction request is scheduled, so it happens once.
@@ -91,14 +92,15 @@ impl Client {
     }
 
     /// The main channel client, while it exists.
-    pub fn main_channel_client(&self) -> Option<MainChannelClient> {
+    pub fn main_channel_client(&self) -> Option<ChannelClient> {
         self.imp().mcc.upgrade()
     }
 
     /// Adds to RedClient::channels (owning); from the channel's thread.
     pub(crate) fn add_channel_client(&self, rcc: &ChannelClient) {
-        if let Some(mcc) = rcc.downcast_ref::<MainChannelClient>() {
-            self.imp().mcc.set(Some(mcc));
+        let channel_type = rcc.channel().map(|c| c.channel_type());
+        if channel_type == Some(ChannelType::Main) {
+            self.imp().mcc.set(Some(rcc));
         }
         lock(&self.imp().channels).push(rcc.clone());
     }
