@@ -275,6 +275,7 @@ impl ChannelIo {
 pub(crate) fn attach(
     rcc: &ChannelClient,
     socket: socket2::Socket,
+    input: Vec<u8>,
     peer_common_caps: &Caps,
     protocol: Box<dyn ChannelProtocol>,
 ) {
@@ -285,7 +286,7 @@ pub(crate) fn attach(
     let mut io = ChannelIo {
         socket,
         channel_type,
-        input: Vec::new(),
+        input,
         out: Outbox::new(HeaderKind::from_peer_caps(peer_common_caps)),
         protocol,
         write_source: None,
@@ -321,7 +322,8 @@ pub(crate) fn attach(
         sources.push(read_source);
         sources.push(ping_source);
     }
-    let result = started.and_then(|_| with_io(rcc, |_, _| Ok(())));
+    // Messages that arrived with the link go first.
+    let result = started.and_then(|_| with_io(rcc, |io, rcc| io.handle_input(rcc)));
     finish(rcc, result);
 }
 

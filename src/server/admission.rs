@@ -7,6 +7,7 @@ use glib::subclass::prelude::*;
 
 use super::link_stage::Linked;
 use super::settings::Settings;
+use super::ticket::TicketKey;
 use super::Server;
 use crate::base::enums::AuthMode;
 use crate::base::sync::lock;
@@ -72,10 +73,7 @@ impl Server {
     }
 
     /// Decides a link once the ticket is in: SPICE's link error code.
-    pub(crate) fn check_link(&self, mess: &LinkMess, ciphertext: &[u8]) -> u32 {
-        let Ok(key) = self.ticket_key() else {
-            return link_err::ERROR;
-        };
+    pub(crate) fn check_link(&self, mess: &LinkMess, key: &TicketKey, ciphertext: &[u8]) -> u32 {
         let plaintext = key.decrypt(ciphertext);
         let accepted = match self.settings().auth {
             // spice-server with ticketing off accepts any ticket too.
@@ -105,7 +103,12 @@ impl Server {
 
     /// A connection passed the link stage: give it to its channel.
     pub(crate) fn link_done(&self, linked: Linked) {
-        let Linked { mess, socket, peer } = linked;
+        let Linked {
+            mess,
+            socket,
+            peer,
+            input,
+        } = linked;
         match mess.channel_type {
             channel::MAIN => {
                 let id = self.new_session_id();
@@ -118,6 +121,7 @@ impl Server {
                 attach(
                     mcc.upcast_ref(),
                     socket,
+                    input,
                     &mess.common_caps,
                     Box::new(protocol),
                 );
@@ -133,6 +137,7 @@ impl Server {
                 attach(
                     icc.upcast_ref(),
                     socket,
+                    input,
                     &mess.common_caps,
                     Box::new(protocol),
                 );
@@ -160,6 +165,7 @@ impl Server {
                     channel_type: mess.channel_type,
                     client,
                     socket,
+                    input,
                     common_caps: mess.common_caps,
                     channel_caps: mess.channel_caps,
                     image_compression,

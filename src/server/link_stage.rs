@@ -1,16 +1,25 @@
 //! The link stage, on the main thread: SpiceLinkHeader and SpiceLinkMess
-//! in, SpiceLinkReply (with the server's RSA public key) out, then the
-//! auth mechanism and the encrypted ticket in and the link result out. A
+//! in, SpiceLinkReply (with this link's RSA public key) out, then the auth
+//! mechanism and the encrypted ticket in and the link result out. A
 //! connection that passes is handed to its channel; any failure is
 //! answered with SPICE's error code and the socket is closed.
+//!
+//! Links in progress are bounded per source address and in total. A new
+//! connection is never refused for want of room: the link that has made
+//! the least progress, and of those the one idle longest, is closed
+//! instead, so a flood of idle or half-sent connections cannot lock a real
+//! client out (a real client sends its link messages at once and moves on).
 
 use std::io::{ErrorKind, Read, Write};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glib::prelude::*;
+use glib::subclass::prelude::*;
 
+use super::ticket::TicketKey;
 use super::Server;
 use crate::base::sync::lock;
 use crate::model::error::ConnectionError;
@@ -23,29 +32,64 @@ use crate::protocol::Caps;
 
 /// How long a connection may take to link before it is closed.
 pub const LINK_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections in the link stage at once; more are closed at once.
-pub const MAX_PENDING_LINKS: usize = 64;
+/// Links in progress at once; beyond it the least advanced one is closed.
+pub const MAX_PENDING_LINKS: usize = 256;
+/// Links in progress from one source address; beyond it that source's
+/// least advanced one is closed. A client opens up to about ten channels
+/// at once.
+pub const MAX_PENDING_LINKS_PER_SOURCE: usize = 64;
 
 /// A connection that passed the link stage.
 pub(crate) struct Linked {
     pub mess: LinkMess,
     pub socket: socket2::Socket,
     pub peer: String,
+    /// What the client sent after its ticket without waiting for the
+    /// result (its first messages): the channel reads it first.
+    pub input: Vec<u8>,
 }
 
 enum Stage {
     Header,
     Mess(LinkHeader),
-    AuthMechanism(LinkMess),
-    Ticket(LinkMess),
+    AuthMechanism(LinkMess, TicketKey),
+    Ticket(LinkMess, TicketKey),
+}
+
+impl Stage {
+    /// How far the link got: who is closed first when there is no room.
+    fn progress(&self) -> u8 {
+        match self {
+            Stage::Header => 0,
+            Stage::Mess(_) => 1,
+            Stage::AuthMechanism(..) => 2,
+            Stage::Ticket(..) => 3,
+        }
+    }
 }
 
 struct Pending {
     socket: socket2::Socket,
     peer: String,
+    source: Option<IpAddr>,
     input: Vec<u8>,
     stage: Stage,
+    /// When bytes last arrived (or the connection was accepted).
+    last_activity: Instant,
     sources: Vec<glib::Source>,
+}
+
+/// A link in progress, as the server lists it.
+#[derive(Clone)]
+pub(crate) struct LinkHandle(Arc<Mutex<Option<Pending>>>);
+
+impl LinkHandle {
+    /// (progress, last activity, source) while in progress.
+    fn state(&self) -> Option<(u8, Instant, Option<IpAddr>)> {
+        lock(&self.0)
+            .as_ref()
+            .map(|p| (p.stage.progress(), p.last_activity, p.source))
+    }
 }
 
 /// Why a link failed: the code sent back (if any) and why.
@@ -81,21 +125,25 @@ fn broken(reply: Reply, error: impl Into<ConnectionError>) -> Failure {
 
 /// Starts the link stage of `socket` (non-blocking); on the main thread.
 pub(crate) fn start(server: &Server, socket: socket2::Socket, peer: String) {
-    if server.pending_links() >= MAX_PENDING_LINKS {
-        red_info!("{peer}: too many connections in the link stage; closed");
-        return;
-    }
+    let source = socket
+        .peer_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map(|a| a.ip());
+    make_room(server, source);
     let fd = socket.as_raw_fd();
-    let pending = Arc::new(Mutex::new(Some(Pending {
+    let handle = LinkHandle(Arc::new(Mutex::new(Some(Pending {
         socket,
         peer,
+        source,
         input: Vec::new(),
         stage: Stage::Header,
+        last_activity: Instant::now(),
         sources: Vec::new(),
-    })));
-    server.link_started();
+    }))));
+    lock(&server.imp().pending_links).push(handle.clone());
     let weak = server.downgrade();
-    let p = pending.clone();
+    let h = handle.clone();
     let read = server.main_core().fd_watch(
         fd,
         glib::IOCondition::IN | glib::IOCondition::HUP | glib::IOCondition::ERR,
@@ -103,27 +151,62 @@ pub(crate) fn start(server: &Server, socket: socket2::Socket, peer: String) {
             let Some(server) = weak.upgrade() else {
                 return glib::ControlFlow::Break;
             };
-            on_readable(&server, &p)
+            on_readable(&server, &h)
         },
     );
     let weak = server.downgrade();
-    let p = pending.clone();
+    let h = handle.clone();
     let timeout = server.main_core().timeout_add(LINK_TIMEOUT, move || {
         if let Some(server) = weak.upgrade() {
-            finish(&server, &p, Err(fail(Reply::Close, "link stage timed out")));
+            finish(&server, &h, Err(fail(Reply::Close, "link stage timed out")));
         }
         glib::ControlFlow::Break
     });
-    let mut guard = lock(&pending);
+    let mut guard = lock(&handle.0);
     if let Some(p) = guard.as_mut() {
         p.sources.push(read);
         p.sources.push(timeout);
     }
 }
 
-fn on_readable(server: &Server, pending: &Arc<Mutex<Option<Pending>>>) -> glib::ControlFlow {
+/// Closes the least advanced, longest idle link in progress, from
+/// `source` when it has too many, else from anywhere when there are too
+/// many in all, so a new connection fits.
+fn make_room(server: &Server, source: Option<IpAddr>) {
+    let victim = {
+        let links = lock(&server.imp().pending_links);
+        let states: Vec<_> = links
+            .iter()
+            .filter_map(|h| h.state().map(|s| (h.clone(), s)))
+            .collect();
+        let from_source = states.iter().filter(|(_, (_, _, s))| *s == source).count();
+        let candidates: Vec<_> = if from_source >= MAX_PENDING_LINKS_PER_SOURCE {
+            states
+                .into_iter()
+                .filter(|(_, (_, _, s))| *s == source)
+                .collect()
+        } else if states.len() >= MAX_PENDING_LINKS {
+            states
+        } else {
+            Vec::new()
+        };
+        candidates
+            .into_iter()
+            .min_by_key(|(_, (progress, last, _))| (*progress, *last))
+            .map(|(h, _)| h)
+    };
+    if let Some(victim) = victim {
+        finish(
+            server,
+            &victim,
+            Err(fail(Reply::Close, "closed to make room for a newer link")),
+        );
+    }
+}
+
+fn on_readable(server: &Server, handle: &LinkHandle) -> glib::ControlFlow {
     let outcome = {
-        let mut guard = lock(pending);
+        let mut guard = lock(&handle.0);
         let Some(p) = guard.as_mut() else {
             return glib::ControlFlow::Break;
         };
@@ -132,7 +215,7 @@ fn on_readable(server: &Server, pending: &Arc<Mutex<Option<Pending>>>) -> glib::
     match outcome {
         Ok(false) => glib::ControlFlow::Continue,
         done => {
-            finish(server, pending, done.map(|_| ()));
+            finish(server, handle, done.map(|_| ()));
             glib::ControlFlow::Break
         }
     }
@@ -145,6 +228,7 @@ fn read_and_advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
         match p.socket.read(&mut chunk) {
             Ok(0) => return Err(broken(Reply::Close, ConnectionError::Closed)),
             Ok(n) => {
+                p.last_activity = Instant::now();
                 p.input.extend_from_slice(&chunk[..n]);
                 if advance(server, p)? {
                     return Ok(true);
@@ -193,7 +277,9 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                         "refused: max-clients clients are connected",
                     ));
                 }
-                let key = server.ticket_key().map_err(|e| Failure {
+                // A fresh key per link: a ticket seen on the wire is
+                // worthless on any later link.
+                let key = server.imp().key_pool.take().map_err(|e| Failure {
                     reply: Reply::Error(link_err::ERROR),
                     error: ConnectionError::Encoder(e.message().to_string()),
                 })?;
@@ -208,19 +294,19 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                 })?;
                 write_all(&mut p.socket, &bytes)?;
                 let next = if mess.common_caps.has(cap::common::PROTOCOL_AUTH_SELECTION) {
-                    Stage::AuthMechanism(mess)
+                    Stage::AuthMechanism(mess, key)
                 } else {
-                    Stage::Ticket(mess)
+                    Stage::Ticket(mess, key)
                 };
                 (next, size)
             }
-            Stage::AuthMechanism(mess) => {
+            Stage::AuthMechanism(mess, key) => {
                 if p.input.len() < 4 {
-                    p.stage = Stage::AuthMechanism(mess);
+                    p.stage = Stage::AuthMechanism(mess, key);
                     return Ok(false);
                 }
                 match parse_auth_mechanism(&p.input[..4]) {
-                    Ok(AuthMechanism::Spice) => (Stage::Ticket(mess), 4),
+                    Ok(AuthMechanism::Spice) => (Stage::Ticket(mess, key), 4),
                     Ok(AuthMechanism::Sasl) => {
                         return Err(fail(
                             Reply::Result(link_err::PERMISSION_DENIED),
@@ -230,24 +316,20 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                     Err(e) => return Err(broken(Reply::Result(link_err::INVALID_DATA), e)),
                 }
             }
-            Stage::Ticket(mess) => {
+            Stage::Ticket(mess, key) => {
                 if p.input.len() < SPICE_TICKET_CIPHERTEXT_BYTES {
-                    p.stage = Stage::Ticket(mess);
+                    p.stage = Stage::Ticket(mess, key);
                     return Ok(false);
                 }
-                if p.input.len() > SPICE_TICKET_CIPHERTEXT_BYTES {
-                    return Err(fail(
-                        Reply::Result(link_err::INVALID_DATA),
-                        "data before the link completed",
-                    ));
-                }
-                let ciphertext = std::mem::take(&mut p.input);
-                let code = server.check_link(&mess, &ciphertext);
+                // What follows the ticket (a client that does not wait for
+                // the result) stays in `input` for the channel.
+                let ciphertext: Vec<u8> = p.input.drain(..SPICE_TICKET_CIPHERTEXT_BYTES).collect();
+                let code = server.check_link(&mess, &key, &ciphertext);
                 if code != link_err::OK {
                     return Err(fail(Reply::Result(code), format!("link refused ({code})")));
                 }
                 write_all(&mut p.socket, &encode_link_result(link_err::OK))?;
-                p.stage = Stage::Ticket(mess);
+                p.stage = Stage::Ticket(mess, key);
                 return Ok(true);
             }
         };
@@ -268,23 +350,24 @@ fn write_all(socket: &mut socket2::Socket, bytes: &[u8]) -> Result<(), Failure> 
 
 /// Ends the link stage: hands a linked connection over, or answers the
 /// failure and closes.
-fn finish(server: &Server, pending: &Arc<Mutex<Option<Pending>>>, outcome: Result<(), Failure>) {
-    let Some(mut p) = lock(pending).take() else {
+fn finish(server: &Server, handle: &LinkHandle, outcome: Result<(), Failure>) {
+    let Some(mut p) = lock(&handle.0).take() else {
         return;
     };
-    server.link_finished();
+    lock(&server.imp().pending_links).retain(|h| !Arc::ptr_eq(&h.0, &handle.0));
     for source in p.sources.drain(..) {
         source.destroy();
     }
     match outcome {
         Ok(()) => {
-            let Stage::Ticket(mess) = p.stage else {
+            let Stage::Ticket(mess, _) = p.stage else {
                 return;
             };
             server.link_done(Linked {
                 mess,
                 socket: p.socket,
                 peer: p.peer,
+                input: p.input,
             });
         }
         Err(failure) => {
@@ -304,6 +387,14 @@ fn finish(server: &Server, pending: &Arc<Mutex<Option<Pending>>>, outcome: Resul
             }
             let _ = p.socket.shutdown(std::net::Shutdown::Both);
         }
+    }
+}
+
+/// Closes every link in progress (the server stops).
+pub(crate) fn close_all(server: &Server) {
+    let links = std::mem::take(&mut *lock(&server.imp().pending_links));
+    for handle in links {
+        finish(server, &handle, Err(fail(Reply::Close, "the server stops")));
     }
 }
 

@@ -14,7 +14,7 @@ pub mod settings;
 pub mod ticket;
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,7 @@ use crate::protocol::constants::{keyboard_modifier, mouse_mode};
 use crate::protocol::inputs_messages::KeyModifiers;
 use display::Display;
 use settings::{Settings, DEFAULT_ADDRESS, DEFAULT_TLS_PORT, DEFAULT_VIDEO_CODECS};
-use ticket::{Ticket, TicketKey};
+use ticket::{KeyPool, Ticket};
 
 pub use settings::parse_uuid;
 
@@ -138,8 +138,10 @@ pub mod imp {
         /// The main dispatcher's handler task, aborted on disposal so it
         /// never outlives the server on a context nobody iterates.
         pub(super) main_task: Mutex<Option<glib::JoinHandle<()>>>,
-        pub(crate) ticket_key: OnceLock<TicketKey>,
-        pub(crate) pending_links: AtomicUsize,
+        /// RSA keys made ahead for new links (one per link).
+        pub(crate) key_pool: KeyPool,
+        /// Links in progress.
+        pub(crate) pending_links: Mutex<Vec<link_stage::LinkHandle>>,
         /// SPICE's `mouse_mode` value.
         pub(crate) mouse_mode: AtomicU32,
         pub(crate) key_modifiers: AtomicU32,
@@ -160,8 +162,8 @@ pub mod imp {
                 clients: Mutex::default(),
                 listener: Mutex::default(),
                 main_task: Mutex::default(),
-                ticket_key: OnceLock::new(),
-                pending_links: AtomicUsize::new(0),
+                key_pool: KeyPool::default(),
+                pending_links: Mutex::default(),
                 mouse_mode: AtomicU32::new(u32::from(mouse_mode::SERVER)),
                 key_modifiers: AtomicU32::new(0),
                 _live: Live::default(),
@@ -354,7 +356,8 @@ impl Server {
         if tls_port >= 0 {
             return Err(RedError::InvalidArgument.error(gettext("TLS is not supported yet")));
         }
-        self.ticket_key()?;
+        // Keys for the first links, made while nobody waits for them.
+        self.imp().key_pool.refill();
         let ip: std::net::IpAddr = address.parse().map_err(|_| {
             RedError::InvalidArgument.error(gettext("The address is not an IP address"))
         })?;
@@ -373,7 +376,8 @@ impl Server {
         .map_err(listen_error)?;
         socket.set_reuse_address(true).map_err(listen_error)?;
         socket.bind(&socket_address.into()).map_err(listen_error)?;
-        socket.listen(64).map_err(listen_error)?;
+        // Room for a burst of connections while the main loop is busy.
+        socket.listen(1024).map_err(listen_error)?;
         let bound = socket
             .local_addr()
             .ok()
@@ -419,6 +423,7 @@ impl Server {
     pub fn stop(&self) {
         self.main_core().check_thread("red_server_stop");
         let listener = lock(&self.imp().listener).take();
+        link_stage::close_all(self);
         for client in self.clients() {
             self.destroy_client(&client);
         }
@@ -515,7 +520,6 @@ impl Server {
             .map_err(|_| invalid())?;
         let socket = socket2::Socket::from(fd);
         socket.set_nonblocking(true).map_err(|_| invalid())?;
-        self.ticket_key()?;
         self.handle_connection(socket);
         Ok(())
     }
@@ -530,28 +534,6 @@ impl Server {
             .unwrap_or_else(|| "local".to_string());
         red_debug!("connection from {peer}");
         link_stage::start(self, socket, peer);
-    }
-
-    pub(crate) fn pending_links(&self) -> usize {
-        self.imp().pending_links.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn link_started(&self) {
-        self.imp().pending_links.fetch_add(1, Ordering::SeqCst);
-    }
-
-    pub(crate) fn link_finished(&self) {
-        self.imp().pending_links.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// The RSA key of the link stage, made on first use (by `start()`,
-    /// or by the first handed-over connection).
-    pub(crate) fn ticket_key(&self) -> Result<&TicketKey, glib::Error> {
-        if let Some(key) = self.imp().ticket_key.get() {
-            return Ok(key);
-        }
-        let key = TicketKey::generate()?;
-        Ok(self.imp().ticket_key.get_or_init(|| key))
     }
 
     /// The keyboard lock state (SPICE's modifier flags) the guest shows.

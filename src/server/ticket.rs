@@ -1,15 +1,31 @@
-//! SPICE ticket authentication: the server's RSA-1024 key pair, whose public
-//! half goes in every link reply, and decryption of the ticket a client
-//! sends back (RSA-OAEP with SHA-1, as spice-server and its clients use).
+//! SPICE ticket authentication: an RSA-1024 key pair per link, whose
+//! public half goes in the link reply, and decryption of the ticket the
+//! client sends back (RSA-OAEP with SHA-1, as spice-server and its clients
+//! use), through OpenSSL.
+//!
+//! A fresh key per link, as spice-server makes, means a ticket copied off
+//! the wire is worth nothing on a later link. Making a key costs a few
+//! milliseconds, so a small pool is kept filled by a background thread and
+//! the main thread only takes from it.
 
-use rsa::pkcs8::EncodePublicKey;
-use rsa::{Oaep, RsaPrivateKey};
-
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use openssl::pkey::Private;
+use openssl::rsa::{Padding, Rsa};
 
 use crate::base::error::RedError;
 use crate::base::i18n::gettext;
-use crate::protocol::constants::SPICE_TICKET_PUBKEY_BYTES;
+use crate::base::sync::lock;
+use crate::protocol::constants::{SPICE_TICKET_CIPHERTEXT_BYTES, SPICE_TICKET_PUBKEY_BYTES};
+
+/// The bits of the link keys: what SPICE's 162-byte public key field and
+/// 128-byte ticket hold.
+const KEY_BITS: u32 = 1024;
+
+/// Keys kept ready for new links.
+const POOL_SIZE: usize = 8;
 
 /// A ticket (password) and when it stops being valid.
 #[derive(Default, Clone)]
@@ -37,29 +53,26 @@ impl Ticket {
     }
 }
 
-/// The server's key pair.
+/// One link's key pair.
 pub struct TicketKey {
-    private: RsaPrivateKey,
+    private: Rsa<Private>,
     public_der: [u8; SPICE_TICKET_PUBKEY_BYTES],
 }
 
 impl TicketKey {
-    /// A fresh RSA-1024 key pair (spice-server makes one per server too).
+    /// A fresh RSA-1024 key pair.
     pub fn generate() -> Result<TicketKey, glib::Error> {
         let failed = |what: &dyn std::fmt::Display| {
             RedError::Failed.error(format!("{}: {what}", gettext("Could not make the RSA key")))
         };
-        let mut rng = rand::thread_rng();
-        let private = RsaPrivateKey::new(&mut rng, 1024).map_err(|e| failed(&e))?;
-        let der = private
-            .to_public_key()
-            .to_public_key_der()
-            .map_err(|e| failed(&e))?;
+        let private = Rsa::generate(KEY_BITS).map_err(|e| failed(&e))?;
+        // SubjectPublicKeyInfo, as the link reply carries it.
+        let der = private.public_key_to_der().map_err(|e| failed(&e))?;
         let public_der: [u8; SPICE_TICKET_PUBKEY_BYTES] =
-            der.as_bytes().try_into().map_err(|_| {
+            der.as_slice().try_into().map_err(|_| {
                 failed(&format!(
                     "public key is {} bytes, not {SPICE_TICKET_PUBKEY_BYTES}",
-                    der.as_bytes().len()
+                    der.len()
                 ))
             })?;
         Ok(TicketKey {
@@ -76,9 +89,16 @@ impl TicketKey {
 
     /// Decrypts a ticket; `None` when it is not valid OAEP for this key.
     pub fn decrypt(&self, ciphertext: &[u8]) -> Option<Vec<u8>> {
-        self.private
-            .decrypt(Oaep::new::<sha1::Sha1>(), ciphertext)
-            .ok()
+        if ciphertext.len() != SPICE_TICKET_CIPHERTEXT_BYTES {
+            return None;
+        }
+        let mut plaintext = vec![0u8; self.private.size() as usize];
+        let len = self
+            .private
+            .private_decrypt(ciphertext, &mut plaintext, Padding::PKCS1_OAEP)
+            .ok()?;
+        plaintext.truncate(len);
+        Some(plaintext)
     }
 }
 
@@ -88,10 +108,66 @@ impl std::fmt::Debug for TicketKey {
     }
 }
 
+/// Keys made ahead of the links that take them.
+#[derive(Clone, Default)]
+pub struct KeyPool(Arc<PoolInner>);
+
+#[derive(Default)]
+struct PoolInner {
+    keys: Mutex<Vec<TicketKey>>,
+    refilling: AtomicBool,
+}
+
+impl KeyPool {
+    /// A key for one link: from the pool when there is one (the pool is
+    /// refilled in the background), made here otherwise.
+    pub fn take(&self) -> Result<TicketKey, glib::Error> {
+        let key = lock(&self.0.keys).pop();
+        self.refill();
+        match key {
+            Some(key) => Ok(key),
+            None => {
+                red_debug!("link key pool empty: making a key on this thread");
+                TicketKey::generate()
+            }
+        }
+    }
+
+    /// Starts filling the pool in the background unless it is full or
+    /// being filled.
+    pub fn refill(&self) {
+        if lock(&self.0.keys).len() >= POOL_SIZE || self.0.refilling.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let inner = self.0.clone();
+        let spawned = std::thread::Builder::new()
+            .name("red-keys".into())
+            .spawn(move || {
+                while lock(&inner.keys).len() < POOL_SIZE {
+                    match TicketKey::generate() {
+                        Ok(key) => lock(&inner.keys).push(key),
+                        Err(e) => {
+                            red_warning!("{}", e.message());
+                            break;
+                        }
+                    }
+                }
+                inner.refilling.store(false, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            self.0.refilling.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Keys ready now.
+    pub fn ready(&self) -> usize {
+        lock(&self.0.keys).len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::pkcs8::DecodePublicKey;
     use std::time::Duration;
 
     #[test]
@@ -109,20 +185,51 @@ mod tests {
         assert!(!Ticket::default().accepts(b"", now));
     }
 
+    /// What a client does with the key from the link reply.
+    fn client_encrypts(public_der: &[u8], secret: &[u8]) -> Vec<u8> {
+        let public = Rsa::public_key_from_der(public_der).unwrap();
+        let mut ciphertext = vec![0u8; public.size() as usize];
+        let len = public
+            .public_encrypt(secret, &mut ciphertext, Padding::PKCS1_OAEP)
+            .unwrap();
+        ciphertext.truncate(len);
+        ciphertext
+    }
+
     #[test]
     fn a_client_encrypted_ticket_decrypts() {
         let key = TicketKey::generate().unwrap();
         assert_eq!(key.public_der()[0], 0x30);
-        // What a client does with the key from the link reply.
-        let public = rsa::RsaPublicKey::from_public_key_der(key.public_der()).unwrap();
-        let mut rng = rand::thread_rng();
         let secret = b"s3cret\0";
-        let ciphertext = public
-            .encrypt(&mut rng, Oaep::new::<sha1::Sha1>(), secret)
-            .unwrap();
+        let ciphertext = client_encrypts(key.public_der(), secret);
         assert_eq!(ciphertext.len(), 128);
         assert_eq!(key.decrypt(&ciphertext).unwrap(), secret);
         assert_eq!(key.decrypt(&[0u8; 128]), None);
         assert_eq!(key.decrypt(&[]), None);
+        assert_eq!(key.decrypt(&[1u8; 300]), None);
+    }
+
+    #[test]
+    fn a_ticket_for_one_key_is_worthless_with_another() {
+        let pool = KeyPool::default();
+        let first = pool.take().unwrap();
+        let second = pool.take().unwrap();
+        assert_ne!(first.public_der(), second.public_der());
+        let ciphertext = client_encrypts(first.public_der(), b"secret\0");
+        assert!(first.decrypt(&ciphertext).is_some());
+        assert_eq!(second.decrypt(&ciphertext), None);
+    }
+
+    #[test]
+    fn the_pool_fills_in_the_background() {
+        let pool = KeyPool::default();
+        pool.refill();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pool.ready() < POOL_SIZE && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(pool.ready(), POOL_SIZE);
+        pool.take().unwrap();
+        assert!(pool.ready() >= POOL_SIZE - 1);
     }
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 use redspice::protocol::constants::cap;
 use redspice::protocol::link::{LinkHeader, LinkMess, LinkReply};
 use redspice::protocol::{Caps, HeaderKind};
-use rsa::pkcs8::DecodePublicKey;
 
 /// Runs a server on its own thread and main context.
 pub struct ServerThread {
@@ -116,18 +115,22 @@ pub fn link(
     let header = LinkHeader::parse(&read_exact(&mut s, 16)).unwrap();
     let reply = LinkReply::parse(&read_exact(&mut s, header.size as usize)).unwrap();
     assert_eq!(reply.error, 0);
-    let key = rsa::RsaPublicKey::from_public_key_der(&reply.pub_key).unwrap();
-    let ticket = key
-        .encrypt(
-            &mut rand::thread_rng(),
-            rsa::Oaep::new::<sha1::Sha1>(),
-            b"\0",
-        )
-        .unwrap();
+    let ticket = encrypt_ticket(&reply.pub_key, b"\0");
     s.write_all(&1u32.to_le_bytes()).unwrap();
     s.write_all(&ticket).unwrap();
     assert_eq!(read_exact(&mut s, 4), [0, 0, 0, 0], "link refused");
     s
+}
+
+/// What a client does with the link reply's key: RSA-OAEP (SHA-1).
+pub fn encrypt_ticket(public_der: &[u8], secret: &[u8]) -> Vec<u8> {
+    let key = openssl::rsa::Rsa::public_key_from_der(public_der).unwrap();
+    let mut ticket = vec![0u8; key.size() as usize];
+    let len = key
+        .public_encrypt(secret, &mut ticket, openssl::rsa::Padding::PKCS1_OAEP)
+        .unwrap();
+    ticket.truncate(len);
+    ticket
 }
 
 /// Reads one mini-header message: (type, body).

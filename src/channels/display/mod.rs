@@ -62,6 +62,8 @@ pub(crate) struct LinkedChannel {
     pub channel_type: u8,
     pub client: Client,
     pub socket: socket2::Socket,
+    /// Bytes the client sent right after its ticket.
+    pub input: Vec<u8>,
     pub common_caps: Caps,
     pub channel_caps: Caps,
     pub image_compression: ImageCompression,
@@ -455,6 +457,7 @@ pub(crate) fn connect(channels: &DisplayChannels, linked: LinkedChannel) {
         channel_type,
         client,
         socket,
+        input,
         common_caps,
         channel_caps,
         image_compression,
@@ -469,12 +472,24 @@ pub(crate) fn connect(channels: &DisplayChannels, linked: LinkedChannel) {
             image_compression,
             &video_codecs,
         );
-        attach(rcc.upcast_ref(), socket, &common_caps, Box::new(protocol));
+        attach(
+            rcc.upcast_ref(),
+            socket,
+            input,
+            &common_caps,
+            Box::new(protocol),
+        );
     } else {
         let rcc: CursorChannelClient =
             new_channel_client(channels.cursor_channel.upcast_ref(), &client);
         let protocol = CursorProtocol::new(channels.state.clone());
-        attach(rcc.upcast_ref(), socket, &common_caps, Box::new(protocol));
+        attach(
+            rcc.upcast_ref(),
+            socket,
+            input,
+            &common_caps,
+            Box::new(protocol),
+        );
     }
 }
 

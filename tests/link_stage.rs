@@ -1,0 +1,133 @@
+//! The link stage against abuse, with raw sockets: a replayed ticket, a
+//! flood of idle and half-sent connections, and a client that sends its
+//! first message with its ticket.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{encrypt_ticket, read_exact, read_message, send_message, ServerThread};
+use redspice::protocol::constants::{cap, channel, link_err, msg, msgc};
+use redspice::protocol::link::{LinkHeader, LinkMess, LinkReply};
+use redspice::protocol::Caps;
+
+const PASSWORD: &str = "s3cret";
+
+fn server_with_password() -> ServerThread {
+    ServerThread::start(
+        |server| {
+            server.add_display(16, 16).unwrap();
+            server.set_ticket(Some(PASSWORD), 0);
+            Box::new(|| {})
+        },
+        Duration::from_millis(50),
+    )
+}
+
+/// Sends a main-channel link and returns the socket and the link reply.
+fn link_mess(port: u16) -> (TcpStream, LinkReply) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mess = LinkMess {
+        connection_id: 0,
+        channel_type: channel::MAIN,
+        channel_id: 0,
+        common_caps: Caps::with(&[
+            cap::common::PROTOCOL_AUTH_SELECTION,
+            cap::common::AUTH_SPICE,
+            cap::common::MINI_HEADER,
+        ]),
+        channel_caps: Caps::new(),
+    };
+    s.write_all(&mess.encode_with_header().unwrap()).unwrap();
+    let header = LinkHeader::parse(&read_exact(&mut s, 16)).unwrap();
+    let reply = LinkReply::parse(&read_exact(&mut s, header.size as usize)).unwrap();
+    (s, reply)
+}
+
+fn link_result(s: &mut TcpStream, ticket: &[u8], then: &[u8]) -> u32 {
+    let mut bytes = 1u32.to_le_bytes().to_vec(); // AUTH_SPICE
+    bytes.extend_from_slice(ticket);
+    bytes.extend_from_slice(then);
+    s.write_all(&bytes).unwrap();
+    u32::from_le_bytes(read_exact(s, 4).try_into().unwrap())
+}
+
+fn secret() -> Vec<u8> {
+    let mut secret = PASSWORD.as_bytes().to_vec();
+    secret.push(0);
+    secret
+}
+
+#[test]
+fn a_ticket_copied_off_the_wire_is_refused_on_a_later_link() {
+    let server = server_with_password();
+    let (mut first, reply) = link_mess(server.port);
+    let ticket = encrypt_ticket(&reply.pub_key, &secret());
+    assert_eq!(link_result(&mut first, &ticket, &[]), link_err::OK);
+
+    // Every link gets its own key, so the same 128 bytes mean nothing on
+    // the next one.
+    let (mut replay, second_reply) = link_mess(server.port);
+    assert_ne!(reply.pub_key, second_reply.pub_key);
+    assert_eq!(
+        link_result(&mut replay, &ticket, &[]),
+        link_err::PERMISSION_DENIED
+    );
+}
+
+#[test]
+fn a_first_message_sent_with_the_ticket_is_handled() {
+    let server = server_with_password();
+    let (mut s, reply) = link_mess(server.port);
+    let ticket = encrypt_ticket(&reply.pub_key, &secret());
+    // ATTACH_CHANNELS in the same write as the ticket, as a client that
+    // does not wait for the link result sends it.
+    let mut attach = msgc::main::ATTACH_CHANNELS.to_le_bytes().to_vec();
+    attach.extend_from_slice(&0u32.to_le_bytes());
+    assert_eq!(link_result(&mut s, &ticket, &attach), link_err::OK);
+    let mut seen = Vec::new();
+    while !seen.contains(&msg::main::CHANNELS_LIST) {
+        let (msg_type, _) = read_message(&mut s);
+        seen.push(msg_type);
+        assert!(seen.len() < 20, "no CHANNELS_LIST among {seen:?}");
+    }
+    assert_eq!(seen[0], msg::main::INIT);
+    // And the session goes on normally.
+    send_message(&mut s, msgc::main::ATTACH_CHANNELS, &[]);
+}
+
+#[test]
+fn idle_and_half_sent_connections_do_not_lock_a_client_out() {
+    let server = server_with_password();
+    let idle: usize = std::env::var("REDSPICE_FLOOD_IDLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    let half_sent = idle / 4;
+    let mut held = Vec::new();
+    for _ in 0..idle {
+        held.push(TcpStream::connect(("127.0.0.1", server.port)).unwrap());
+    }
+    for _ in 0..half_sent {
+        let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        s.write_all(b"REDQ\x02\0\0\0").unwrap();
+        held.push(s);
+    }
+    // A real client, from the same address as the flood.
+    let started = Instant::now();
+    let (mut s, reply) = link_mess(server.port);
+    assert_eq!(reply.error, link_err::OK);
+    let ticket = encrypt_ticket(&reply.pub_key, &secret());
+    assert_eq!(link_result(&mut s, &ticket, &[]), link_err::OK);
+    let (msg_type, _) = read_message(&mut s);
+    assert_eq!(msg_type, msg::main::INIT);
+    // A figure, not an assertion: these machines are noisy.
+    println!(
+        "linked in {:?} while {idle} idle and {half_sent} half-sent connections were open",
+        started.elapsed()
+    );
+    drop(held);
+}
