@@ -217,7 +217,8 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
  *
  * Emitted on the main thread for absolute pointer positions, in client
  * mouse mode only (a client chooses the mode; positions sent in server
- * mode are ignored, as spice-server ignores them).
+ * mode are ignored, as spice-server ignores them). Positions are clamped
+ * to the display; positions on a display that does not exist are dropped.
  */
 
 /**

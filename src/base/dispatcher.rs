@@ -8,6 +8,8 @@
 //! a synchronous sender that can own the target context runs it itself.
 
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use futures_channel::mpsc;
 use futures_util::StreamExt;
@@ -17,11 +19,17 @@ struct Envelope<M> {
     done: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
+/// Messages a handler runs before it lets the target context's other
+/// sources (the application's timers, other sockets) have a turn.
+const MESSAGES_PER_TURN: usize = 64;
+
 /// The sending side: cheap to clone, usable from any thread.
 pub struct Dispatcher<M> {
     name: &'static str,
     sender: mpsc::UnboundedSender<Envelope<M>>,
     target: glib::MainContext,
+    /// Messages sent and not handled yet.
+    queued: Arc<AtomicUsize>,
 }
 
 impl<M> Clone for Dispatcher<M> {
@@ -30,6 +38,7 @@ impl<M> Clone for Dispatcher<M> {
             name: self.name,
             sender: self.sender.clone(),
             target: self.target.clone(),
+            queued: self.queued.clone(),
         }
     }
 }
@@ -47,22 +56,26 @@ pub struct DispatcherReceiver<M> {
     name: &'static str,
     receiver: mpsc::UnboundedReceiver<Envelope<M>>,
     target: glib::MainContext,
+    queued: Arc<AtomicUsize>,
 }
 
 impl<M: Send + 'static> Dispatcher<M> {
     /// A dispatcher delivering to `target`; attach the receiver there.
     pub fn new(name: &'static str, target: &glib::MainContext) -> (Self, DispatcherReceiver<M>) {
         let (sender, receiver) = mpsc::unbounded();
+        let queued = Arc::new(AtomicUsize::new(0));
         (
             Dispatcher {
                 name,
                 sender: sender.clone(),
                 target: target.clone(),
+                queued: queued.clone(),
             },
             DispatcherReceiver {
                 name,
                 receiver,
                 target: target.clone(),
+                queued,
             },
         )
     }
@@ -72,8 +85,15 @@ impl<M: Send + 'static> Dispatcher<M> {
         &self.target
     }
 
+    /// Messages sent and not handled yet: senders that can wait (a
+    /// client's socket can) hold back while it is high.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
     /// Queues `message`; false when the receiving side is gone.
     pub fn send(&self, message: M) -> bool {
+        self.queued.fetch_add(1, Ordering::SeqCst);
         let ok = self
             .sender
             .unbounded_send(Envelope {
@@ -82,6 +102,7 @@ impl<M: Send + 'static> Dispatcher<M> {
             })
             .is_ok();
         if !ok {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
             red_debug!("dispatcher {}: receiver gone, message dropped", self.name);
         }
         ok
@@ -91,6 +112,7 @@ impl<M: Send + 'static> Dispatcher<M> {
     /// the receiving side is gone (the handler then never runs).
     pub fn send_sync(&self, message: M) -> bool {
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        self.queued.fetch_add(1, Ordering::SeqCst);
         if self
             .sender
             .unbounded_send(Envelope {
@@ -99,6 +121,7 @@ impl<M: Send + 'static> Dispatcher<M> {
             })
             .is_err()
         {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
             red_debug!("dispatcher {}: receiver gone, message dropped", self.name);
             return false;
         }
@@ -132,15 +155,25 @@ impl<M: 'static> DispatcherReceiver<M> {
             name,
             mut receiver,
             target,
+            queued,
         } = self;
         let task = async move {
+            let mut this_turn = 0;
             while let Some(envelope) = receiver.next().await {
                 let flow = handler(envelope.message);
+                queued.fetch_sub(1, Ordering::SeqCst);
                 if let Some(done) = envelope.done {
                     let _ = done.send(());
                 }
                 if flow.is_break() {
                     break;
+                }
+                this_turn += 1;
+                if this_turn == MESSAGES_PER_TURN {
+                    // A burst (a client flooding input) must not keep the
+                    // context from its other sources.
+                    this_turn = 0;
+                    yield_now().await;
                 }
             }
             // Dropping the receiver makes later sends fail instead of
@@ -155,4 +188,20 @@ impl<M: 'static> DispatcherReceiver<M> {
         }
         handle
     }
+}
+
+/// Returns to the context once, so its other ready sources run before the
+/// task goes on.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }

@@ -33,6 +33,11 @@ pub fn key_events(bytes: impl IntoIterator<Item = u8>) -> Vec<(u32, bool)> {
     events
 }
 
+/// Input events waiting for the main loop above which a client's input is
+/// read later: the events of one KEY_SCANCODE (up to 4 KiB of scancodes)
+/// come on top, so the queue stays within a few thousand events.
+const MAX_QUEUED_EVENTS: usize = 1024;
+
 /// The inputs channel's side of one client connection (main thread).
 /// Events go through the main dispatcher, so they reach the application
 /// in order and outside the connection's lock.
@@ -66,6 +71,10 @@ impl InputsProtocol {
 }
 
 impl ChannelProtocol for InputsProtocol {
+    fn ready_for_input(&self) -> bool {
+        self.dispatcher.queued() < MAX_QUEUED_EVENTS
+    }
+
     fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result {
         out.send(&InputsInit {
             keyboard_modifiers: self.modifiers as u16,

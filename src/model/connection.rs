@@ -56,6 +56,13 @@ pub(crate) trait ChannelProtocol: Send + 'static {
     ) -> Result;
     /// The send window has room again: produce what is pending.
     fn refill(&mut self, _rcc: &ChannelClient, _out: &mut Outbox) {}
+    /// Whether to take more client messages now. A protocol whose work
+    /// piles up elsewhere (input events waiting for the main loop) says no
+    /// for a while: the client's bytes then wait in its socket, and a
+    /// flooding client slows only itself.
+    fn ready_for_input(&self) -> bool {
+        true
+    }
     /// For `with_protocol`, which gives channel code its concrete type.
     fn as_any(&mut self) -> &mut dyn std::any::Any;
 }
@@ -190,22 +197,28 @@ impl ChannelIo {
         Some((protocol, &mut self.out))
     }
 
-    /// Reads what is there and handles every complete message.
-    fn read(&mut self, rcc: &ChannelClient) -> Result {
+    /// Reads what is there and handles every complete message, until the
+    /// socket is drained, the read budget is spent or the protocol wants a
+    /// pause.
+    fn read(&mut self, rcc: &ChannelClient) -> Result<Reading> {
         let mut budget = READ_BUDGET;
         let mut chunk = [0u8; 16384];
         loop {
+            self.handle_input(rcc)?;
+            if !self.protocol.ready_for_input() {
+                return Ok(Reading::Paused);
+            }
+            if budget == 0 {
+                // The watch fires again on the next iteration.
+                return Ok(Reading::Watching);
+            }
             match self.socket.read(&mut chunk) {
                 Ok(0) => return Err(ConnectionError::Closed),
                 Ok(n) => {
                     self.input.extend_from_slice(&chunk[..n]);
-                    self.handle_input(rcc)?;
                     budget = budget.saturating_sub(n);
-                    if budget == 0 {
-                        return Ok(());
-                    }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Reading::Watching),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -216,7 +229,7 @@ impl ChannelIo {
         let header_size = self.out.header.size();
         let mut consumed = 0;
         while let Some(rest) = self.input.get(consumed..) {
-            if rest.len() < header_size {
+            if rest.len() < header_size || !self.protocol.ready_for_input() {
                 break;
             }
             let header = self
@@ -291,24 +304,12 @@ pub(crate) fn attach(
         protocol,
         write_source: None,
     };
-    let fd = io.socket.as_raw_fd();
     let started = io
         .protocol
         .start(rcc, &mut io.out)
         .and_then(|_| io.out.send_ping());
     *lock(&rcc.imp().io) = Some(io);
-    let weak = rcc.downgrade();
-    let read_source = channel.core().fd_watch(
-        fd,
-        glib::IOCondition::IN | glib::IOCondition::HUP | glib::IOCondition::ERR,
-        move |_, _| {
-            let Some(rcc) = weak.upgrade() else {
-                return glib::ControlFlow::Break;
-            };
-            let result = with_io(&rcc, |io, rcc| io.read(rcc));
-            finish(&rcc, result)
-        },
-    );
+    watch_readable(rcc);
     let weak = rcc.downgrade();
     let ping_source = channel.core().timeout_add(PING_INTERVAL, move || {
         let Some(rcc) = weak.upgrade() else {
@@ -317,14 +318,90 @@ pub(crate) fn attach(
         let result = with_io(&rcc, |io, _| io.out.send_ping());
         finish(&rcc, result)
     });
-    {
-        let mut sources = lock(&rcc.imp().sources);
-        sources.push(read_source);
-        sources.push(ping_source);
-    }
+    lock(&rcc.imp().sources).push(ping_source);
     // Messages that arrived with the link go first.
     let result = started.and_then(|_| with_io(rcc, |io, rcc| io.handle_input(rcc)));
     finish(rcc, result);
+}
+
+/// How a read wakeup ended.
+enum Reading {
+    /// Keep the read watch.
+    Watching,
+    /// The protocol wants no input for now: stop watching and look again
+    /// shortly.
+    Paused,
+}
+
+/// How often a paused connection looks whether it may read again.
+const PAUSE_RETRY: Duration = Duration::from_millis(5);
+
+/// Watches `rcc`'s socket for input on its channel's core.
+fn watch_readable(rcc: &ChannelClient) {
+    let Some(channel) = rcc.channel() else {
+        return;
+    };
+    let Some(fd) = lock(&rcc.imp().io).as_ref().map(|io| io.socket.as_raw_fd()) else {
+        return;
+    };
+    let weak = rcc.downgrade();
+    let source = channel.core().fd_watch(
+        fd,
+        glib::IOCondition::IN | glib::IOCondition::HUP | glib::IOCondition::ERR,
+        move |_, _| {
+            let Some(rcc) = weak.upgrade() else {
+                return glib::ControlFlow::Break;
+            };
+            on_readable(&rcc)
+        },
+    );
+    let mut sources = lock(&rcc.imp().sources);
+    sources.retain(|s| !s.is_destroyed());
+    sources.push(source);
+}
+
+/// Reads; a paused connection stops watching until its protocol is ready.
+fn on_readable(rcc: &ChannelClient) -> glib::ControlFlow {
+    let mut reading = Reading::Watching;
+    let result = with_io(rcc, |io, rcc| {
+        reading = io.read(rcc)?;
+        Ok(())
+    });
+    if finish(rcc, result).is_break() {
+        return glib::ControlFlow::Break;
+    }
+    match reading {
+        Reading::Watching => glib::ControlFlow::Continue,
+        Reading::Paused => {
+            resume_when_ready(rcc);
+            glib::ControlFlow::Break
+        }
+    }
+}
+
+/// Looks every `PAUSE_RETRY` whether a paused connection may read again,
+/// then handles what it has buffered and watches its socket again.
+fn resume_when_ready(rcc: &ChannelClient) {
+    let Some(channel) = rcc.channel() else {
+        return;
+    };
+    let weak = rcc.downgrade();
+    let source = channel.core().timeout_add(PAUSE_RETRY, move || {
+        let Some(rcc) = weak.upgrade() else {
+            return glib::ControlFlow::Break;
+        };
+        let ready = lock(&rcc.imp().io)
+            .as_ref()
+            .is_some_and(|io| io.protocol.ready_for_input());
+        if !ready {
+            return glib::ControlFlow::Continue;
+        }
+        if on_readable(&rcc).is_continue() {
+            watch_readable(&rcc);
+        }
+        glib::ControlFlow::Break
+    });
+    lock(&rcc.imp().sources).push(source);
 }
 
 /// Runs `f` on the channel client's connection, then lets the protocol

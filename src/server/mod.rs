@@ -599,7 +599,18 @@ impl Server {
                 x,
                 y,
                 buttons,
-            } => self.emit_by_name::<()>("pointer-position", &[&display_id, &x, &y, &buttons]),
+            } => {
+                // The application gets a place on one of its displays:
+                // unknown displays are dropped, positions clamped.
+                let Some(display) = self.displays().into_iter().find(|d| d.id() == display_id)
+                else {
+                    red_debug!("pointer position on display {display_id}, which does not exist");
+                    return;
+                };
+                let x = x.clamp(0, display.width().saturating_sub(1) as i32);
+                let y = y.clamp(0, display.height().saturating_sub(1) as i32);
+                self.emit_by_name::<()>("pointer-position", &[&display_id, &x, &y, &buttons])
+            }
             InputEvent::Button {
                 button,
                 pressed,

@@ -1,6 +1,7 @@
-//! The link stage against abuse, with raw sockets: a replayed ticket, a
-//! flood of idle and half-sent connections, and a client that sends its
-//! first message with its ticket.
+//! Clients that do what real clients do not, with raw sockets: a replayed
+//! ticket, a flood of idle and half-sent connections, a first message sent
+//! with the ticket, pointer positions off the displays. (The key event
+//! flood has a file of its own: it measures a timer.)
 
 mod common;
 
@@ -130,4 +131,74 @@ fn idle_and_half_sent_connections_do_not_lock_a_client_out() {
         started.elapsed()
     );
     drop(held);
+}
+
+#[test]
+fn pointer_positions_are_clamped_and_unknown_displays_dropped() {
+    use std::sync::{Arc, Mutex};
+
+    let positions = Arc::new(Mutex::new(Vec::new()));
+    let p = positions.clone();
+    let server = ServerThread::start(
+        move |server| {
+            server.add_display(16, 12).unwrap();
+            glib::prelude::ObjectExt::connect_closure(
+                server,
+                "pointer-position",
+                false,
+                glib::closure!(
+                    move |_: &redspice::Server, d: u32, x: i32, y: i32, _b: u32| {
+                        p.lock().unwrap().push((d, x, y));
+                    }
+                ),
+            );
+            Box::new(|| {})
+        },
+        Duration::from_millis(10),
+    );
+    let mut main = common::link(server.port, 0, channel::MAIN, 0, Caps::new());
+    let (_, body) = read_message(&mut main);
+    let session_id = u32::from_le_bytes(body[..4].try_into().unwrap());
+    // Client mouse mode: positions count.
+    send_message(
+        &mut main,
+        msgc::main::MOUSE_MODE_REQUEST,
+        &2u16.to_le_bytes(),
+    );
+    loop {
+        let (msg_type, _) = read_message(&mut main);
+        if msg_type == msg::main::MOUSE_MODE {
+            break;
+        }
+    }
+    let mut inputs = common::link(server.port, session_id, channel::INPUTS, 0, Caps::new());
+    let position = |x: u32, y: u32, display: u8| {
+        let mut body = x.to_le_bytes().to_vec();
+        body.extend_from_slice(&y.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.push(display);
+        body
+    };
+    for (x, y, display) in [
+        (2_147_483_647, 5, 0),
+        (3, 4_000_000_000, 0),
+        (1, 1, 7),
+        (4, 5, 0),
+    ] {
+        send_message(
+            &mut inputs,
+            msgc::inputs::MOUSE_POSITION,
+            &position(x, y, display),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while positions.lock().unwrap().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        *positions.lock().unwrap(),
+        [(0, 15, 5), (0, 3, 11), (0, 4, 5)],
+        "clamped to the 16x12 display, display 7 dropped"
+    );
 }
