@@ -10,6 +10,7 @@ use std::sync::{Mutex, OnceLock};
 use glib::prelude::*;
 use glib::subclass::prelude::*;
 
+use crate::base::clock::monotonic_ns;
 use crate::base::core::Core;
 use crate::base::dispatcher::Dispatcher;
 use crate::base::enums::ChannelType;
@@ -17,7 +18,10 @@ use crate::base::live_objects::{CountedClass, Live};
 use crate::base::sync::lock;
 use crate::model::channel::ChannelExt;
 use crate::model::channel_client::{ChannelClient, ChannelClientExt};
+use crate::model::connection::with_io;
 use crate::model::messages::MainMessage;
+use crate::protocol::common_messages::{Disconnecting, Notify};
+use crate::protocol::constants::{link_err, notify_severity, notify_visibility};
 
 pub mod imp {
     use super::*;
@@ -119,14 +123,52 @@ impl Client {
     }
 
     /// Disconnects the whole client, from any thread: a request is scheduled
-    /// on the main thread (always through the main dispatcher).
+    /// on the main thread (always through the main dispatcher). The client
+    /// is told why (NOTIFY, then DISCONNECTING) before its channels close.
     pub fn disconnect(&self) {
+        self.schedule_destruction(true);
+    }
+
+    /// The main channel client has gone: the rest of the client follows,
+    /// with nobody left to tell.
+    pub(crate) fn main_channel_left(&self) {
+        self.schedule_destruction(false);
+    }
+
+    fn schedule_destruction(&self, tell_client: bool) {
         if self.imp().disconnecting.swap(true, Ordering::SeqCst) {
             return;
         }
         if let Some(dispatcher) = self.imp().main_dispatcher.get() {
-            dispatcher.send(MainMessage::DestroyClient(self.clone()));
+            dispatcher.send(MainMessage::DestroyClient {
+                client: self.clone(),
+                tell_client,
+            });
         }
+    }
+
+    /// Tells the client, on its main channel, that the server ends its
+    /// session and why: NOTIFY (spice-gtk logs it), then DISCONNECTING.
+    /// Best effort: what the socket does not take at once is lost with it.
+    /// On the main thread.
+    pub(crate) fn say_goodbye(&self, why: &str) {
+        let Some(mcc) = self.main_channel_client() else {
+            return;
+        };
+        let time_stamp = monotonic_ns();
+        let _ = with_io(&mcc, |io, _| {
+            io.out.send(&Notify {
+                time_stamp,
+                severity: notify_severity::WARN,
+                visibility: notify_visibility::HIGH,
+                what: 0,
+                message: why,
+            })?;
+            io.out.send(&Disconnecting {
+                time_stamp,
+                reason: link_err::OK,
+            })
+        });
     }
 
     /// spice-server's red_client_destroy, on the main thread: disconnect every

@@ -17,8 +17,10 @@ pub enum MainMessage {
     /// Disconnect a channel client of a main-thread channel.
     DisconnectChannelClient(ChannelClient),
     /// spice-server's red_client_disconnect: disconnect everything of the
-    /// client, destroy it, emit `client-disconnected`.
-    DestroyClient(Client),
+    /// client, destroy it, emit `client-disconnected`. `tell_client`: the
+    /// server ends the session (the client hears why), rather than the
+    /// client having left.
+    DestroyClient { client: Client, tell_client: bool },
     /// An input event from the inputs channel, to emit as a signal.
     Input(InputEvent),
 }

@@ -425,7 +425,7 @@ impl Server {
         let listener = lock(&self.imp().listener).take();
         link_stage::close_all(self);
         for client in self.clients() {
-            self.destroy_client(&client);
+            self.destroy_client(&client, Some(&gettext("The server stopped")));
         }
         for display in self.displays() {
             if let Some(worker) = display.worker() {
@@ -565,7 +565,12 @@ impl Server {
     }
 
     /// spice-server's red_client_destroy, then `client-disconnected`.
-    fn destroy_client(&self, client: &Client) {
+    /// `farewell`: what the client is told first, when the server ends its
+    /// session.
+    fn destroy_client(&self, client: &Client, farewell: Option<&str>) {
+        if let Some(why) = farewell {
+            client.say_goodbye(why);
+        }
         client.destroy();
         let removed = {
             let mut clients = lock(&self.imp().clients);
@@ -636,12 +641,18 @@ impl Server {
                     // When the main channel client goes, every other channel
                     // client of the same RedClient goes too (docs/threading.md).
                     if channel_client.is::<MainChannelClient>() {
-                        client.disconnect();
+                        client.main_channel_left();
                     }
                 }
             }
             MainMessage::DisconnectChannelClient(rcc) => disconnect_on_own_thread(&rcc),
-            MainMessage::DestroyClient(client) => self.destroy_client(&client),
+            MainMessage::DestroyClient {
+                client,
+                tell_client,
+            } => {
+                let why = tell_client.then(|| gettext("The server ended this session"));
+                self.destroy_client(&client, why.as_deref())
+            }
             MainMessage::Input(event) => self.emit_input(event),
         }
     }
