@@ -27,13 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import rawspice as rs
-from spice_harness import (  # noqa: F401 - fixtures are used by name
-    iterate,
-    per_test_time_limit,
-    res,
-    wait_client_matches,
-    wait_until,
-)
+from helpers import iterate, wait_until
+from spice_harness import wait_client_matches
 
 TIME_LIMIT = 90
 PASSWORD = "bad-input-pw"
@@ -139,7 +134,8 @@ def run_reps(fn, n, workers=WORKERS):
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(fn, i) for i in range(n)]
-        wait_until(lambda: all(f.done() for f in futures), timeout=TIME_LIMIT)
+        wait_until(lambda: all(f.done() for f in futures), timeout=TIME_LIMIT,
+                   sleep_when_busy=False)
         for i, f in enumerate(futures):
             if not f.done():
                 raise AssertionError("repetition %d still running" % i)
@@ -153,7 +149,8 @@ def check_unharmed(server, probe, fds_before, color):
     assert probe.first_error() is None, "probe client lost: %s%s" % (
         probe.first_error(), probe.state())
     # descriptors of the bad connections are closed again
-    assert wait_until(lambda: server.fd_count() <= fds_before + 4, 15, interval=0.2), (
+    assert wait_until(lambda: server.fd_count() <= fds_before + 4, 15, interval=0.2,
+                      sleep_when_busy=False), (
         "server holds %d descriptors, %d before the repetitions" % (
             server.fd_count(), fds_before))
     server.fill(0, 0, 320, 240, color)
@@ -168,13 +165,13 @@ def run_case(victim, attempt, reps=REPS, allow_clients=False, allow_input_events
     ctx = Ctx(server)
     attempt(ctx, True)
     run_reps(lambda i: attempt(ctx, False), WARMUP)
-    iterate(0.05)
+    iterate(0.05, sleep_when_busy=False)
     rss_before = server.rss_kib()
     fds_before = server.fd_count()
     t0 = time.monotonic()
     run_reps(lambda i: attempt(ctx, False), reps)
     elapsed = time.monotonic() - t0
-    iterate(0.1)
+    iterate(0.1, sleep_when_busy=False)
     rss_after = server.rss_kib()
     grown = rss_after - rss_before
     assert grown <= RSS_BOUND_KIB, (
@@ -418,11 +415,11 @@ def test_half_open_connection_is_closed(victim, prefix):
 
     # One batch of REPS + 1, every one fully checked (closing before
     # LINK_TIMEOUT is fine too); no warm-up, to keep this to ~LINK_TIMEOUT.
-    iterate(0.05)
+    iterate(0.05, sleep_when_busy=False)
     rss_before = server.rss_kib()
     fds_before = server.fd_count()
     batch(REPS + 1)
-    iterate(0.1)
+    iterate(0.1, sleep_when_busy=False)
     grown = server.rss_kib() - rss_before
     assert grown <= RSS_BOUND_KIB, "VmRSS grew by %d KiB" % grown
     assert not server.events(0.1, name="client-connected")
