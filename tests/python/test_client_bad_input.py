@@ -13,9 +13,10 @@ Every test:
   4. draws on the display and waits until the probe client shows it: the
      server is unharmed and the old client still works.
 
-Expectations follow spice-server (see /work/shared/spice-protocol-notes.md
-sections 3 and 11) except where the brief asks otherwise (unknown message
-types are skipped, not fatal).
+Expectations follow spice-server (the link stage in server/reds.cpp and the
+channels' message handlers of the public spice-server sources; see also
+docs/protocol-notes-review.md), except that unknown message types are
+skipped, not fatal (src/protocol/client.rs says why).
 """
 
 import os
@@ -446,7 +447,8 @@ def main_still_works(c):
 @pytest.mark.parametrize("msg_type,size", [(9999, 8), (100, 0), (7, 3), (65535, 64)])
 def test_unknown_message_type_is_skipped(victim, msg_type, size):
     """An unknown message type is skipped: the connection stays open and
-    keeps working (spice-server would disconnect; the brief asks for skip).
+    keeps working (spice-server would disconnect; redspice skips them, as
+    disconnecting on unknown-but-legal messages breaks real clients).
     Type 7 is no client message on the main channel (MSG_NOTIFY's number)."""
     def attempt(ctx, strict):
         with linked_main(ctx) as c:
