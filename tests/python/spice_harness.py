@@ -9,8 +9,9 @@
   test's own process (the lifecycle and threading-model tests).
 
 Every wait is bounded (DEFAULT_TIMEOUT, 20 s) and keeps iterating the
-default main context (helpers.wait_until), so the spice-gtk clients keep
-running while a test waits for the server.
+default main context at full speed (helpers.wait_until with
+sleep_when_busy=False), so the spice-gtk clients keep running while a test
+waits for the server.
 
 spice-gtk through introspection has a few traps, handled here:
 * SpiceChannel and SpiceSession have a connect() method of their own that
@@ -704,7 +705,7 @@ def connect_client(server, password=None, displays=None, wait=True, name=None, *
 def wait_client_matches(client, server, display=0, timeout=DEFAULT_TIMEOUT, what=""):
     """Takes the server's snapshot (every earlier command applied) and waits
     until the client's surface has its size and the same 24 colour bits in
-    every pixel (see mask_x for why the X byte is left out)."""
+    every pixel (see helpers.mask_x for why the X byte is left out)."""
     w, h, expected = server.snapshot(display)
     exp = mask_x(expected)
 
