@@ -9,8 +9,8 @@ primary surface exists and the inputs channel is open, and sends a few keys
 and pointer events when told to mark. On every
 display-invalidate that touches the stamp rectangle it reads the frame number
 from the client's own surface memory (block centres, thresholded, with check
-bits: latency.py) and records when each number was first shown (CLOCK_MONOTONIC, us: the
-servers' clock too). Lines on stdin:
+bits: latency.py) and records when each number was first shown
+(CLOCK_MONOTONIC, us: the servers' clock too). Lines on stdin:
 
     mark    start counting bytes and CPU now; answers {"event": "marked"}
     stop    print the results as one JSON line and exit
