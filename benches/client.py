@@ -9,15 +9,14 @@ primary surface exists and the inputs channel is open, and sends a few keys
 and pointer events when told to mark. On every
 display-invalidate that touches the stamp rectangle it reads the frame number
 from the client's own surface memory (block centres, thresholded, with check
-bits) and records when each number was first shown (CLOCK_MONOTONIC, us: the
-servers' clock too). Lines on stdin:
+bits: latency.py) and records when each number was first shown
+(CLOCK_MONOTONIC, us: the servers' clock too). Lines on stdin:
 
     mark    start counting bytes and CPU now; answers {"event": "marked"}
     stop    print the results as one JSON line and exit
 """
 
 import argparse
-import ctypes
 import json
 import os
 import sys
@@ -29,28 +28,12 @@ gi.require_version("SpiceClientGLib", "2.0")
 from gi.repository import GLib, GObject  # noqa: E402
 from gi.repository import SpiceClientGLib as Spice  # noqa: E402
 
-STAMP_BITS = 16
-STAMP_BLOCK = 16
-STAMP_MODULO = 4096
+from latency import read_stamp  # noqa: E402
 
-
-def check_bits(n):
-    return (n ^ (n >> 4) ^ (n >> 8) ^ 0x5) & 0xF
-
-
-def decode_stamp(rows):
-    """The frame number from rows of the stamp (BGRx bytes of its 256
-    pixels, taken across the blocks' middle), or None."""
-    word = 0
-    for bit in range(STAMP_BITS):
-        total = 0
-        for row in rows:
-            for x in range(bit * STAMP_BLOCK + 5, bit * STAMP_BLOCK + 11):
-                i = x * 4
-                total += row[i] + row[i + 1] + row[i + 2]
-        word = (word << 1) | (1 if total >= 128 * 3 * 6 * len(rows) else 0)
-    n = word & 0xFFF
-    return n if word >> 12 == check_bits(n) else None
+# Where the stamp is read: three pixel rows across the blocks, and the
+# columns of each block but 5 pixels on either side.
+STAMP_ROWS = (5, 8, 11)
+STAMP_INSET = 5
 
 
 def emit(obj):
@@ -118,8 +101,7 @@ class Client:
             return
         now = time.monotonic_ns() // 1000
         _, _, stride, addr = self.primary
-        rows = [ctypes.string_at(addr + (sy + yy) * stride + sx * 4, sw * 4) for yy in (5, 8, 11)]
-        n = decode_stamp(rows)
+        n = read_stamp(addr, stride, sx, sy, STAMP_ROWS, STAMP_INSET)
         if n is None:
             self.bad_stamps += 1
         elif n not in self.shown:

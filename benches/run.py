@@ -37,6 +37,8 @@ import sys
 import tempfile
 import time
 
+from latency import percentile
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
 WORKLOADS = ["photo", "text", "box", "scroll", "video"]
@@ -124,13 +126,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[max(0, min(len(s) - 1, math.ceil(p / 100.0 * len(s)) - 1))]
 
 
 def run_case(build_dir, server_exe, workload, seconds, fps, seed):

@@ -1,51 +1,18 @@
-"""Shared set-up for the introspection tests.
+"""The pytest fixtures of the introspection tests (pytest finds them here;
+plain helpers are in helpers.py and spice_harness.py).
 
-Run them from the build tree: `meson devenv -C _build /usr/bin/python3 -m
-pytest tests/python` (the README's test command does), so that `gi` finds
-`Red-1.0.typelib` and `libredspice-1.0.so` there.
+Run the tests from the build tree: `meson test -C _build --suite python`,
+or `meson devenv -C _build /usr/bin/python3 -m pytest tests/python`, so that
+`gi` finds `Red-1.0.typelib` and `libredspice-1.0.so` there.
 """
-
-import os
-import subprocess
-import sys
-import time
 
 import gi
 
 gi.require_version("Red", "1.0")
-from gi.repository import GLib  # noqa: E402
 
 import pytest  # noqa: E402
 
-SOURCE_DIR = os.environ.get(
-    "REDSPICE_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-)
-BUILD_DIR = os.environ.get("REDSPICE_BUILD_DIR", os.path.join(SOURCE_DIR, "_build"))
-
-
-def iterate_until(predicate, timeout=10.0, context=None):
-    """Runs the (default) main context until predicate() or the timeout."""
-    context = context or GLib.MainContext.default()
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        context.iteration(False)
-        time.sleep(0.001)
-    return True
-
-
-def run_python(code, env=None, timeout=60):
-    """Runs `code` in a fresh interpreter (own GType registry, own threads)."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-    )
+from helpers import alarm_after  # noqa: E402
 
 
 @pytest.fixture
@@ -67,3 +34,29 @@ def served():
     server.start()
     yield server, display
     server.stop()
+
+
+@pytest.fixture
+def res():
+    """spice_harness.Resources: server processes and spice-gtk clients,
+    torn down after the test, clients first."""
+    # Imported here: only the real-client tests need spice-gtk.
+    from spice_harness import Resources
+
+    r = Resources()
+    yield r
+    r.close()
+
+
+@pytest.fixture(autouse=True)
+def per_test_time_limit(request):
+    """Bounds each test of a module that sets TIME_LIMIT (seconds; a test
+    may set its own with helpers.time_limit) with SIGALRM. When
+    pytest-timeout is installed, its own settings apply instead."""
+    limit = getattr(request.function, "time_limit", None) or getattr(
+        request.module, "TIME_LIMIT", None)
+    if not limit or request.config.pluginmanager.hasplugin("timeout"):
+        yield
+        return
+    with alarm_after(limit):
+        yield

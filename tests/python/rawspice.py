@@ -1,7 +1,8 @@
 """A raw-socket SPICE speaker for malformed-input tests.
 
-Builds the link stage by hand (struct, little-endian, packed) after
-/work/shared/spice-protocol-notes.md sections 3 and 4, encrypts tickets with
+Builds the link stage by hand (struct, little-endian, packed) as
+spice-protocol's spice/protocol.h lays it out and spice-server's
+server/reds.cpp reads it (public sources), encrypts tickets with
 RSA-OAEP (SHA-1, MGF1-SHA-1) in pure Python, and speaks the data stage with
 the mini header when both sides advertise MINI_HEADER (full header
 otherwise).

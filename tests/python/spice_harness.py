@@ -5,23 +5,33 @@
   library that `meson devenv` put on the paths are the ones tested.
 * SpiceClient drives spice-gtk (SpiceClientGLib 2.0) through GObject
   introspection on this process's default GLib main context.
+* InProcessClient is a bare spice-gtk session for a Red.Server made in the
+  test's own process (the lifecycle and threading-model tests).
 
 Every wait is bounded (DEFAULT_TIMEOUT, 20 s) and keeps iterating the
-default main context, so the spice-gtk clients keep running while a test
-waits for the server. See /work/shared/spice-gtk-client-notes.md for the
-spice-gtk pitfalls handled here (GObject.Object.connect, data pointers as
-ints, missing mouse-button enums).
+default main context at full speed (helpers.wait_until with
+sleep_when_busy=False), so the spice-gtk clients keep running while a test
+waits for the server.
+
+spice-gtk through introspection has a few traps, handled here:
+* SpiceChannel and SpiceSession have a connect() method of their own that
+  hides GObject's signal connect(): signals are connected with
+  GObject.Object.connect(obj, ...).
+* Pointer arguments of signals (display-primary-create's surface,
+  cursor-set's pixels) arrive as plain ints: read them with ctypes.
+* The session connects only the main channel; every other channel is
+  connected in channel-new.
+* The typelib lacks some SPICE enums (mouse buttons and masks): the
+  numbers of spice-protocol's spice/enums.h are below.
 """
 
 import base64
 import ctypes
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 
 import gi
 
@@ -29,16 +39,15 @@ gi.require_version("SpiceClientGLib", "2.0")
 from gi.repository import GLib, GObject  # noqa: E402
 from gi.repository import SpiceClientGLib as Spice  # noqa: E402
 
-import pytest  # noqa: E402
+from helpers import HOST, b64, describe_mismatch, iterate, mask_x, read_surface, wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # REDSPICE_TEST_SERVER_SCRIPT runs the suite against another script that
 # speaks serve_display.py's JSON protocol (a stub, another server).
 SERVE_DISPLAY = os.environ.get("REDSPICE_TEST_SERVER_SCRIPT") or os.path.join(
     HERE, "serve_display.py")
-PYTHON = "/usr/bin/python3"  # Debian's: the only one with `gi` (client notes)
+PYTHON = "/usr/bin/python3"  # Debian's: the Python that has `gi` and the typelibs
 DEFAULT_TIMEOUT = 20.0
-HOST = "127.0.0.1"
 
 # SPICE enums (spice/enums.h), some of which the typelib lacks.
 CHANNEL_MAIN, CHANNEL_DISPLAY, CHANNEL_INPUTS, CHANNEL_CURSOR = 1, 2, 3, 4
@@ -60,161 +69,6 @@ EVENT_NAMES = {
 }
 ERROR_EVENTS = {"ERROR_CONNECT", "ERROR_TLS", "ERROR_LINK", "ERROR_AUTH", "ERROR_IO"}
 TYPE_NAMES = {1: "main", 2: "display", 3: "inputs", 4: "cursor"}
-
-
-class HarnessTimeout(AssertionError):
-    """A bounded wait (or the per-test alarm) ran out."""
-
-
-# --------------------------------------------------------------------------
-# Per-test time limit (pytest-timeout is not installed here)
-
-_alarm_fired = False
-
-
-def _on_alarm(signum, frame):
-    global _alarm_fired
-    _alarm_fired = True
-    raise HarnessTimeout("per-test time limit reached (SIGALRM)")
-
-
-def check_alarm():
-    """Raises when the per-test alarm fired while a GI callback swallowed it."""
-    if _alarm_fired:
-        raise HarnessTimeout("per-test time limit reached (SIGALRM)")
-
-
-def time_limit(seconds):
-    """Decorator: this test's time limit (default: the module's TIME_LIMIT,
-    else 120 s). A decorator, not a marker, so that no conftest change is
-    needed to register it."""
-    def deco(fn):
-        fn.time_limit = seconds
-        return fn
-    return deco
-
-
-@pytest.fixture(autouse=True)
-def per_test_time_limit(request):
-    """Bounds each test with SIGALRM (pytest-timeout is not installed here;
-    when it is, its own settings apply instead)."""
-    global _alarm_fired
-    limit = getattr(request.function, "time_limit", None) or getattr(
-        request.module, "TIME_LIMIT", 120)
-    if request.config.pluginmanager.hasplugin("timeout") or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-    _alarm_fired = False
-    old = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.alarm(limit)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-        _alarm_fired = False
-
-
-# --------------------------------------------------------------------------
-# Main-context helpers
-
-
-def iterate(seconds=0.0, context=None):
-    """Runs the default main context for about `seconds` (at least once)."""
-    context = context or GLib.MainContext.default()
-    deadline = time.monotonic() + seconds
-    while True:
-        check_alarm()
-        busy = context.iteration(False)
-        if time.monotonic() >= deadline:
-            return
-        if not busy:
-            time.sleep(0.001)
-
-
-def wait_until(pred, timeout=DEFAULT_TIMEOUT, interval=0.0, context=None, fail_fast=None):
-    """Iterates the default main context until pred() is true.
-
-    Returns True, or False after `timeout` seconds. `interval` rate-limits
-    calls of an expensive pred. `fail_fast()` may return a message to stop
-    waiting early (a channel error, a dead server): then this returns False.
-    """
-    context = context or GLib.MainContext.default()
-    deadline = time.monotonic() + timeout
-    next_check = 0.0
-    while True:
-        check_alarm()
-        now = time.monotonic()
-        if now >= next_check:
-            if pred():
-                return True
-            if fail_fast is not None and fail_fast():
-                return bool(pred())
-            next_check = now + interval
-        if now > deadline:
-            return bool(pred())
-        if not context.iteration(False):
-            time.sleep(0.001)
-
-
-# --------------------------------------------------------------------------
-# Pixels
-
-
-def mask_x(data):
-    """Zeroes the X (top, 4th little-endian) byte of every x8r8g8b8 pixel.
-
-    SPICE_SURFACE_FMT_32_xRGB leaves the top byte unused: it is padding, not
-    alpha (only images carry HIGH_BITS_SET to say theirs matter). spice-gtk's
-    pixman canvas (x8r8g8b8) keeps it on memcpy-style fast paths and writes 0
-    on general paths, and RedDisplay documents it as ignored, so the tests
-    compare the 24 colour bits of every pixel, exactly.
-    """
-    b = bytearray(data)
-    b[3::4] = bytes(len(b) // 4)
-    return bytes(b)
-
-
-def random_pixels(rng, w, h, random_x=True):
-    """w*h random x8r8g8b8 pixels (random X bytes too unless random_x=False)."""
-    data = bytearray(rng.randbytes(w * h * 4))
-    if not random_x:
-        data[3::4] = bytes(w * h)
-    return bytes(data)
-
-
-def solid_pixels(w, h, color):
-    return (color & 0xFFFFFFFF).to_bytes(4, "little") * (w * h)
-
-
-def b64(data):
-    return base64.b64encode(data).decode("ascii")
-
-
-def describe_mismatch(expected, actual, width, height):
-    """A short text about where two packed x8r8g8b8 images differ."""
-    if len(expected) != len(actual):
-        return "sizes differ: expected %d bytes, got %d" % (len(expected), len(actual))
-    exp, act = mask_x(expected), mask_x(actual)
-    diffs = 0
-    first = None
-    rows = set()
-    for y in range(height):
-        row = slice(y * width * 4, (y + 1) * width * 4)
-        if exp[row] == act[row]:
-            continue
-        rows.add(y)
-        for x in range(width):
-            o = (y * width + x) * 4
-            if exp[o:o + 3] != act[o:o + 3]:
-                diffs += 1
-                if first is None:
-                    first = (x, y, exp[o:o + 4].hex(), act[o:o + 4].hex())
-    if not diffs:
-        return "no difference"
-    return "%d pixels differ in %d rows (%d..%d); first at (%d,%d): server %s client %s (B,G,R,X)" % (
-        diffs, len(rows), min(rows), max(rows), *first,
-    )
 
 
 # --------------------------------------------------------------------------
@@ -383,7 +237,7 @@ class ServerProcess:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as e:
             raise ServerError("cannot send %r: %s%s" % (msg["cmd"], e, self.diagnostics()))
-        got = wait_until(lambda: cmd_id in self._replies, timeout,
+        got = wait_until(lambda: cmd_id in self._replies, timeout, sleep_when_busy=False,
                          fail_fast=lambda: self._eof and cmd_id not in self._replies)
         if not got:
             raise ServerError("no reply to %r in %.0f s%s" % (msg["cmd"], timeout, self.diagnostics()))
@@ -455,7 +309,7 @@ class ServerProcess:
             return False
 
         # no event can come after EOF on the server's stdout
-        wait_until(look, timeout, fail_fast=lambda: self._eof)
+        wait_until(look, timeout, fail_fast=lambda: self._eof, sleep_when_busy=False)
         return found[0] if found else None
 
     def wait_events(self, count, name=None, pred=None, timeout=DEFAULT_TIMEOUT):
@@ -466,7 +320,7 @@ class ServerProcess:
             with self._lock:
                 return [ev for ev in self._pending if self._match(ev, name, pred)]
 
-        wait_until(lambda: len(matching()) >= count, timeout,
+        wait_until(lambda: len(matching()) >= count, timeout, sleep_when_busy=False,
                    fail_fast=lambda: not self.alive() and self._eof)
         taken = matching()[:count]
         with self._lock:
@@ -477,7 +331,7 @@ class ServerProcess:
     def events(self, timeout=0.2, name=None):
         """Iterates for `timeout` s, then takes and returns every pending
         event (those named `name` only, if given)."""
-        iterate(timeout)
+        iterate(timeout, sleep_when_busy=False)
         with self._lock:
             if name is None:
                 taken, self._pending = self._pending, []
@@ -582,7 +436,7 @@ class SpiceClient:
         _install_spice_log_capture()
 
     def _hook(self, obj, sig, cb, *args):
-        # spice's own connect() hides GObject's (client notes, pitfall 1)
+        # spice's own connect() hides GObject's (see the module docstring)
         hid = GObject.Object.connect(obj, sig, cb, *args)
         self._handlers.append((obj, hid))
         return hid
@@ -605,7 +459,7 @@ class SpiceClient:
             Spice.Session.disconnect(self.session)
         except Exception:  # noqa: BLE001
             pass
-        wait_until(lambda: not self.channels, timeout)
+        wait_until(lambda: not self.channels, timeout, sleep_when_busy=False)
         self.disconnected = True
 
     def close(self):
@@ -647,7 +501,7 @@ class SpiceClient:
         elif isinstance(channel, Spice.InputsChannel):
             self.inputs = channel
         if not isinstance(channel, Spice.MainChannel):
-            # the session connects only the main channel (client notes)
+            # the session connects only the main channel
             Spice.Channel.connect(channel)
 
     def _on_channel_destroy(self, session, channel):
@@ -691,11 +545,7 @@ class SpiceClient:
         st = self.displays.get(display_id)
         if st is None or not st.address or not st.width:
             return None
-        raw = ctypes.string_at(st.address, st.stride * st.height)
-        row = st.width * 4
-        if st.stride == row:
-            return raw
-        return b"".join(raw[y * st.stride:y * st.stride + row] for y in range(st.height))
+        return read_surface(st.address, st.stride, (0, 0, st.width, st.height))
 
     # -- cursor --
 
@@ -829,7 +679,7 @@ class SpiceClient:
                 return False
             return True
 
-        if not wait_until(ready, timeout, fail_fast=self.first_error):
+        if not wait_until(ready, timeout, fail_fast=self.first_error, sleep_when_busy=False):
             raise AssertionError("spice-gtk client did not get ready (%s)%s%s" % (
                 self.first_error() or "timeout %.0f s" % timeout, self.state(),
                 server.diagnostics() if server is not None else ""))
@@ -837,7 +687,7 @@ class SpiceClient:
 
     def wait_channel_event(self, ctype, names, cid=0, timeout=DEFAULT_TIMEOUT):
         names = {names} if isinstance(names, str) else set(names)
-        wait_until(lambda: names & set(self.events_of(ctype, cid)), timeout)
+        wait_until(lambda: names & set(self.events_of(ctype, cid)), timeout, sleep_when_busy=False)
         hit = [e for e in self.events_of(ctype, cid) if e in names]
         return hit[0] if hit else None
 
@@ -855,7 +705,7 @@ def connect_client(server, password=None, displays=None, wait=True, name=None, *
 def wait_client_matches(client, server, display=0, timeout=DEFAULT_TIMEOUT, what=""):
     """Takes the server's snapshot (every earlier command applied) and waits
     until the client's surface has its size and the same 24 colour bits in
-    every pixel (see mask_x for why the X byte is left out)."""
+    every pixel (see helpers.mask_x for why the X byte is left out)."""
     w, h, expected = server.snapshot(display)
     exp = mask_x(expected)
 
@@ -866,7 +716,8 @@ def wait_client_matches(client, server, display=0, timeout=DEFAULT_TIMEOUT, what
         got = client.surface_bytes(display)
         return got is not None and mask_x(got) == exp
 
-    if wait_until(same, timeout, interval=0.02, fail_fast=client.first_error):
+    if wait_until(same, timeout, interval=0.02, fail_fast=client.first_error,
+                  sleep_when_busy=False):
         return
     st = client.displays.get(display)
     got = client.surface_bytes(display)
@@ -882,7 +733,71 @@ def wait_client_matches(client, server, display=0, timeout=DEFAULT_TIMEOUT, what
 
 
 # --------------------------------------------------------------------------
-# Fixtures-as-factories (pytest fixtures live in the test modules)
+# In-process servers: a bare client and the library's live-object counts
+
+# The classes a connected client is made of, server side.
+CLIENT_CLASSES = [
+    "RedClient",
+    "RedMainChannelClient",
+    "RedInputsChannelClient",
+    "RedDisplayChannelClient",
+    "RedCursorChannelClient",
+]
+
+
+def live(name):
+    """How many objects of GType `name` exist now (Red.debug_get_live_objects)."""
+    # Imported here: the real-client tests run the server in a child process
+    # and load no libredspice into this one.
+    from gi.repository import Red
+
+    return Red.debug_get_live_objects(name)
+
+
+def client_object_counts():
+    """{class name: live objects} for every class in CLIENT_CLASSES."""
+    return {name: live(name) for name in CLIENT_CLASSES}
+
+
+class InProcessClient:
+    """A spice-gtk session with every channel opened, for a Red.Server made
+    in this process on the same main context. It keeps nothing but its
+    channels, so the lifecycle tests see exactly the server's objects."""
+
+    def __init__(self, port):
+        self.session = Spice.Session()
+        self.session.props.host = HOST
+        self.session.props.port = str(port)
+        self.channels = {}
+        self.opened = set()
+        self.cursor_moves = []
+        GObject.Object.connect(self.session, "channel-new", self._new_channel)
+        self.session.connect()
+
+    def _new_channel(self, session, channel):
+        name = Spice.Channel.type_to_string(channel.props.channel_type)
+        self.channels[name] = channel
+        GObject.Object.connect(channel, "channel-event", self._event, name)
+        if name == "cursor":
+            GObject.Object.connect(channel, "cursor-move", lambda ch, x, y: self.cursor_moves.append((x, y)))
+        if name != "main":
+            Spice.Channel.connect(channel)
+
+    def _event(self, channel, event, name):
+        if event == Spice.ChannelEvent.OPENED:
+            self.opened.add(name)
+
+    def wait_open(self):
+        assert wait_until(lambda: self.opened >= {"main", "display", "cursor", "inputs"}), self.opened
+
+    def close(self):
+        self.session.disconnect()
+        self.channels.clear()
+        self.session = None
+
+
+# --------------------------------------------------------------------------
+# Teardown (conftest.py's `res` fixture hands one Resources to each test)
 
 
 class Resources:
@@ -914,47 +829,3 @@ class Resources:
                 pass
         for s in self.servers:
             s.stop()
-
-
-@pytest.fixture
-def res():
-    r = Resources()
-    yield r
-    r.close()
-
-
-def parse_ppm(path):
-    """(width, height, RGB bytes) of a binary P6 PPM with maxval 255."""
-    with open(path, "rb") as f:
-        data = f.read()
-    fields = []
-    pos = 0
-    while len(fields) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        if data[pos:pos + 1] == b"#":
-            pos = data.index(b"\n", pos) + 1
-            continue
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    pos += 1  # the single whitespace after maxval
-    magic, w, h, maxval = fields[0], int(fields[1]), int(fields[2]), int(fields[3])
-    assert magic == b"P6" and maxval == 255, (magic, maxval)
-    rgb = data[pos:pos + w * h * 3]
-    assert len(rgb) == w * h * 3, "truncated PPM"
-    return w, h, rgb
-
-
-def bgrx_to_rgb(data):
-    """x8r8g8b8 little-endian (B,G,R,X) -> packed R,G,B."""
-    out = bytearray(len(data) // 4 * 3)
-    out[0::3] = data[2::4]
-    out[1::3] = data[1::4]
-    out[2::3] = data[0::4]
-    return bytes(out)
-
-
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations",)]

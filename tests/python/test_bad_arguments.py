@@ -3,7 +3,7 @@ a crash. Each case runs in its own process to read its stderr."""
 
 import pytest
 
-from conftest import run_python
+from helpers import run_python
 
 PRELUDE = """
 import gi; gi.require_version("Red", "1.0")

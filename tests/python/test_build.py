@@ -3,7 +3,7 @@
 import os
 import subprocess
 
-from conftest import BUILD_DIR, SOURCE_DIR
+from helpers import BUILD_DIR, SOURCE_DIR
 
 
 def test_committed_gir_equals_built_gir():

@@ -1,26 +1,21 @@
 """Tickets (passwords) with the real spice-gtk client, and spicy-screenshot."""
 
-import os
 import random
 import shutil
-import subprocess
 
 import pytest
 
 import rawspice
-from spice_harness import (  # noqa: F401 - fixtures are used by name
-    CHANNEL_MAIN,
+from helpers import (
     HOST,
-    SpiceClient,
     bgrx_to_rgb,
     iterate,
     parse_ppm,
-    per_test_time_limit,
     random_pixels,
-    res,
-    wait_client_matches,
+    spicy_screenshot,
     wait_until,
 )
+from spice_harness import CHANNEL_MAIN, SpiceClient, wait_client_matches
 
 TIME_LIMIT = 60
 PASSWORD = "s3cret-Ticket_42"
@@ -31,7 +26,7 @@ def refused_client(res, server, password):
     channel reported an error (or after 20 s)."""
     c = res.add_client(SpiceClient(name="refused"))
     c.connect(HOST, server.port, password)
-    wait_until(lambda: c.first_error() is not None, 20)
+    wait_until(lambda: c.first_error() is not None, 20, sleep_when_busy=False)
     return c
 
 
@@ -81,7 +76,7 @@ def test_wrong_password(res, given):
 def test_expired_ticket(res):
     server = res.server()  # no ticket at start: anyone may connect
     server.command("set_ticket", password="short-lived", lifetime=1)
-    iterate(2.2)
+    iterate(2.2, sleep_when_busy=False)
     c = refused_client(res, server, "short-lived")
     assert_auth_refused(c, server)
 
@@ -124,14 +119,10 @@ def test_spicy_screenshot(res, tmp_path, password):
     w, h, expected = server.snapshot()
 
     out = tmp_path / "out.ppm"
-    cmd = ["spicy-screenshot", "-h", HOST, "-p", str(server.port), "-o", str(out)]
-    if password is not None:
-        cmd += ["-w", password]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
-                          env=dict(os.environ))
+    proc = spicy_screenshot(server.port, out, password)
     assert out.exists(), "spicy-screenshot wrote nothing (rc %d): %s%s" % (
         proc.returncode, (proc.stderr or "")[-2000:], server.diagnostics())
-    pw, ph, rgb = parse_ppm(str(out))
+    pw, ph, rgb = parse_ppm(out)
     assert (pw, ph) == (w, h)
     exp = bgrx_to_rgb(expected)
     if rgb != exp:

@@ -2,21 +2,15 @@
 
 After every step the client's primary surface must equal the server's
 RedDisplay snapshot in every pixel's 24 colour bits (the X byte of
-32_xRGB is padding: see spice_harness.mask_x).
+32_xRGB is padding: see helpers.mask_x).
 """
 
 import random
 
 import pytest
 
-from spice_harness import (  # noqa: F401 - fixtures are used by name
-    CHANNEL_DISPLAY,
-    per_test_time_limit,
-    random_pixels,
-    res,
-    time_limit,
-    wait_client_matches,
-)
+from helpers import random_pixels, time_limit
+from spice_harness import CHANNEL_DISPLAY, wait_client_matches
 
 TIME_LIMIT = 90
 

@@ -9,7 +9,8 @@ Ctrl, red-server.h), and `pressed`.
 
 import pytest
 
-from spice_harness import (  # noqa: F401 - fixtures are used by name
+from helpers import b64, iterate, wait_until
+from spice_harness import (
     BUTTON_DOWN,
     BUTTON_LEFT,
     BUTTON_RIGHT,
@@ -20,11 +21,6 @@ from spice_harness import (  # noqa: F401 - fixtures are used by name
     MOUSE_MODE_CLIENT,
     MOUSE_MODE_SERVER,
     Spice,
-    b64,
-    iterate,
-    per_test_time_limit,
-    res,
-    wait_until,
 )
 
 TIME_LIMIT = 60
@@ -70,7 +66,7 @@ def motion(dx, dy, buttons=0):
 def set_mouse_mode(client, mode):
     if client.mouse_mode() != mode:
         client.request_mouse_mode(mode)
-    assert wait_until(lambda: client.mouse_mode() == mode, 10), (
+    assert wait_until(lambda: client.mouse_mode() == mode, 10, sleep_when_busy=False), (
         "mouse mode stayed %s after requesting %s%s" % (client.mouse_mode(), mode, client.state()))
 
 
@@ -258,7 +254,7 @@ def test_cursor_shape_move_hide(pair, res):
     sets_before = len(cur.sets)
     server.command("set_cursor", w=16, h=16, hot_x=HOT[0], hot_y=HOT[1],
                    pixels=b64(premultiplied), stride=64)
-    assert wait_until(lambda: any(s["width"] == 16 for s in cur.sets[sets_before:]), 10), (
+    assert wait_until(lambda: any(s["width"] == 16 for s in cur.sets[sets_before:]), 10, sleep_when_busy=False), (
         "no 16x16 cursor-set on the client" + client.state() + server.diagnostics())
     shape = [s for s in cur.sets[sets_before:] if s["width"] == 16][-1]
     assert (shape["width"], shape["height"]) == (16, 16)
@@ -267,19 +263,19 @@ def test_cursor_shape_move_hide(pair, res):
 
     moves_before = len(cur.moves)
     server.command("move_cursor", x=40, y=50)
-    assert wait_until(lambda: len(cur.moves) > moves_before, 10), (
+    assert wait_until(lambda: len(cur.moves) > moves_before, 10, sleep_when_busy=False), (
         "no cursor-move" + client.state())
     assert cur.moves[-1] == (40, 50)
 
     hides_before = cur.hides
     server.command("hide_cursor")
-    assert wait_until(lambda: cur.hides > hides_before, 10), "no cursor-hide" + client.state()
+    assert wait_until(lambda: cur.hides > hides_before, 10, sleep_when_busy=False), "no cursor-hide" + client.state()
     assert cur.log[-1] == ("hide",), cur.log[-3:]
 
     # a client that connects now gets the shape in CURSOR_INIT, hidden
     late = res.client(server, name="late")
     lc = late.cursors[0]
-    assert wait_until(lambda: lc.sets and lc.hides, 10), (
+    assert wait_until(lambda: lc.sets and lc.hides, 10, sleep_when_busy=False), (
         "late client: no shape and hide from CURSOR_INIT" + late.state())
     assert lc.sets[-1]["rgba"] == expected, describe_cursor_diff(expected, lc.sets[-1]["rgba"])
     assert (lc.sets[-1]["hot_x"], lc.sets[-1]["hot_y"]) == HOT
@@ -293,10 +289,10 @@ def test_cursor_on_second_display(pair):
     server.command("set_cursor", display=1, w=16, hot_x=0, hot_y=15, h=16,
                    pixels=b64(premultiplied))
     cur1 = client.cursors[1]
-    assert wait_until(lambda: any(s["width"] == 16 for s in cur1.sets), 10), client.state()
+    assert wait_until(lambda: any(s["width"] == 16 for s in cur1.sets), 10, sleep_when_busy=False), client.state()
     shape = [s for s in cur1.sets if s["width"] == 16][-1]
     assert (shape["hot_x"], shape["hot_y"]) == (0, 15)
     assert shape["rgba"] == expected, describe_cursor_diff(expected, shape["rgba"])
-    iterate(0.3)
+    iterate(0.3, sleep_when_busy=False)
     assert not any(s["width"] == 16 for s in client.cursors[0].sets), (
         "display 1's cursor reached display 0's cursor channel")

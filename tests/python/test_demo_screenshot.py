@@ -6,13 +6,7 @@ import re
 import subprocess
 import time
 
-from conftest import SOURCE_DIR
-
-
-def parse_ppm(data):
-    match = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
-    assert match, data[:20]
-    return int(match[1]), int(match[2]), data[match.end():]
+from helpers import SOURCE_DIR, bgrx_to_rgb, parse_ppm, spicy_screenshot
 
 
 def test_spicy_screenshot_of_the_demo_equals_the_servers_frame(tmp_path):
@@ -34,16 +28,10 @@ def test_spicy_screenshot_of_the_demo_equals_the_servers_frame(tmp_path):
             assert time.monotonic() < deadline, "the demo did not freeze"
         assert port, "the demo printed no URI"
         out = tmp_path / "shot.ppm"
-        subprocess.run(["spicy-screenshot", "-h", "127.0.0.1", "-p", str(port), "-o", str(out)],
-                       capture_output=True, timeout=30, check=False)
-        width, height, rgb = parse_ppm(out.read_bytes())
+        spicy_screenshot(port, out)
+        width, height, rgb = parse_ppm(out)
         assert (width, height) == (1024, 768)
-        frame = raw.read_bytes()
-        expected = bytearray(width * height * 3)
-        expected[0::3] = frame[2::4]
-        expected[1::3] = frame[1::4]
-        expected[2::3] = frame[0::4]
-        assert rgb == bytes(expected), "the screenshot differs from the server's frame"
+        assert rgb == bgrx_to_rgb(raw.read_bytes()), "the screenshot differs from the server's frame"
     finally:
         demo.terminate()
         demo.wait(timeout=10)

@@ -1,69 +1,21 @@
-"""The seed's ownership and threading rules, proven with the real spice-gtk
-client (in this process, on the same main context as the server) and the
-library's live-object counts."""
+"""spice-server's ownership and threading rules (the threading model, see
+docs/threading.md), proven with the real spice-gtk client (in this process,
+on the same main context as the server) and the library's live-object
+counts."""
 
 import gc
 import os
 import threading
-import time
 
 import gi
 
 gi.require_version("Red", "1.0")
 gi.require_version("SpiceClientGLib", "2.0")
-from gi.repository import GLib, GObject, Red  # noqa: E402
+from gi.repository import GLib, Red  # noqa: E402
 from gi.repository import SpiceClientGLib as Spice  # noqa: E402
 
-import pytest  # noqa: E402
-
-from conftest import iterate_until  # noqa: E402
-
-CLIENT_CLASSES = [
-    "RedClient",
-    "RedMainChannelClient",
-    "RedInputsChannelClient",
-    "RedDisplayChannelClient",
-    "RedCursorChannelClient",
-]
-
-
-def live(name):
-    return Red.debug_get_live_objects(name)
-
-
-class Client:
-    """A spice-gtk session with every channel opened."""
-
-    def __init__(self, port):
-        self.session = Spice.Session()
-        self.session.props.host = "127.0.0.1"
-        self.session.props.port = str(port)
-        self.channels = {}
-        self.opened = set()
-        self.cursor_moves = []
-        GObject.Object.connect(self.session, "channel-new", self._new_channel)
-        self.session.connect()
-
-    def _new_channel(self, session, channel):
-        name = Spice.Channel.type_to_string(channel.props.channel_type)
-        self.channels[name] = channel
-        GObject.Object.connect(channel, "channel-event", self._event, name)
-        if name == "cursor":
-            GObject.Object.connect(channel, "cursor-move", lambda ch, x, y: self.cursor_moves.append((x, y)))
-        if name != "main":
-            Spice.Channel.connect(channel)
-
-    def _event(self, channel, event, name):
-        if event == Spice.ChannelEvent.OPENED:
-            self.opened.add(name)
-
-    def wait_open(self):
-        assert iterate_until(lambda: self.opened >= {"main", "display", "cursor", "inputs"}), self.opened
-
-    def close(self):
-        self.session.disconnect()
-        self.channels.clear()
-        self.session = None
+from helpers import wait_until  # noqa: E402
+from spice_harness import CLIENT_CLASSES, InProcessClient, client_object_counts, live  # noqa: E402
 
 
 def red_threads():
@@ -79,19 +31,15 @@ def red_threads():
     return ids
 
 
-def counts():
-    return {name: live(name) for name in CLIENT_CLASSES}
-
-
 def test_everything_of_a_client_is_finalized_after_it_leaves_and_channels_stay(served):
     server, display = served
     left = []
     server.connect("client-disconnected", lambda s, c: left.append(c.props.id))
-    client = Client(server.props.port)
+    client = InProcessClient(server.props.port)
     client.wait_open()
-    assert iterate_until(lambda: counts() == {name: 1 for name in CLIENT_CLASSES}), counts()
+    assert wait_until(lambda: client_object_counts() == {name: 1 for name in CLIENT_CLASSES}), client_object_counts()
     client.close()
-    assert iterate_until(lambda: left and all(v == 0 for v in counts().values())), counts()
+    assert wait_until(lambda: left and all(v == 0 for v in client_object_counts().values())), client_object_counts()
     assert live("RedMainChannel") >= 1 and live("RedDisplayChannel") >= 1
     assert server.get_main_channel().get_clients() == []
     assert display.get_display_channel().get_clients() == []
@@ -102,13 +50,13 @@ def test_closing_only_the_display_channel_finalizes_only_its_channel_client(serv
     display.set_cursor(2, 2, 0, 0, GLib.Bytes.new(bytes([255] * 16)), 8)
     keys = []
     server.connect("key-event", lambda s, code, pressed: keys.append((code, pressed)))
-    client = Client(server.props.port)
+    client = InProcessClient(server.props.port)
     client.wait_open()
-    assert iterate_until(lambda: live("RedDisplayChannelClient") == 1)
+    assert wait_until(lambda: live("RedDisplayChannelClient") == 1)
     Spice.Channel.disconnect(client.channels["display"], Spice.ChannelEvent.CLOSED)
-    assert iterate_until(lambda: live("RedDisplayChannelClient") == 0)
+    assert wait_until(lambda: live("RedDisplayChannelClient") == 0)
     gc.collect()
-    assert counts() == {
+    assert client_object_counts() == {
         "RedClient": 1,
         "RedMainChannelClient": 1,
         "RedInputsChannelClient": 1,
@@ -117,35 +65,35 @@ def test_closing_only_the_display_channel_finalizes_only_its_channel_client(serv
     }
     # The rest of the client keeps working: cursor updates and input.
     display.move_cursor(7, 9)
-    assert iterate_until(lambda: (7, 9) in client.cursor_moves), client.cursor_moves
+    assert wait_until(lambda: (7, 9) in client.cursor_moves), client.cursor_moves
     client.channels["inputs"].key_press(0x1E)
-    assert iterate_until(lambda: (0x1E, True) in keys), keys
+    assert wait_until(lambda: (0x1E, True) in keys), keys
     client.close()
-    assert iterate_until(lambda: all(v == 0 for v in counts().values())), counts()
+    assert wait_until(lambda: all(v == 0 for v in client_object_counts().values())), client_object_counts()
 
 
 def test_red_client_disconnect_does_what_a_leaving_client_does(served):
     server, display = served
     left = []
     server.connect("client-disconnected", lambda s, c: left.append(c.props.id))
-    client = Client(server.props.port)
+    client = InProcessClient(server.props.port)
     client.wait_open()
-    assert iterate_until(lambda: len(server.get_clients()) == 1)
+    assert wait_until(lambda: len(server.get_clients()) == 1)
     red_client = server.get_clients()[0]
     client_id = red_client.props.id
     Red.Client.disconnect(red_client)
     del red_client
-    assert iterate_until(lambda: left == [client_id])
+    assert wait_until(lambda: left == [client_id])
     gc.collect()
-    assert iterate_until(lambda: all(v == 0 for v in counts().values())), counts()
+    assert wait_until(lambda: all(v == 0 for v in client_object_counts().values())), client_object_counts()
     client.close()
 
 
 def test_each_channel_clients_handlers_run_on_its_channels_thread(served):
     server, display = served
-    client = Client(server.props.port)
+    client = InProcessClient(server.props.port)
     client.wait_open()
-    assert iterate_until(lambda: len(server.get_clients()) == 1)
+    assert wait_until(lambda: len(server.get_clients()) == 1)
     display.fill(0, 0, 8, 8, 0xFF0000)
     client.channels["inputs"].key_press(0x1E)
     main_thread = threading.get_native_id()
@@ -156,7 +104,7 @@ def test_each_channel_clients_handlers_run_on_its_channels_thread(served):
         rccs = server.get_clients()[0].get_channel_clients()
         return {type(r).__name__: (r.props.handler_thread_id, r.get_channel().props.thread_id) for r in rccs}
 
-    assert iterate_until(lambda: all(h == c for h, c in handler_threads().values()))
+    assert wait_until(lambda: all(h == c for h, c in handler_threads().values()))
     threads = handler_threads()
     assert threads["MainChannelClient"] == (main_thread, main_thread)
     assert threads["InputsChannelClient"] == (main_thread, main_thread)
@@ -170,16 +118,16 @@ def test_churn_leaves_no_object_fd_or_thread_behind(served):
     second = server.add_display(200, 150)
     frame = GLib.Bytes.new(os.urandom(200 * 150 * 4))
     # One warm-up cycle: GLib and spice-gtk make some one-time descriptors.
-    warm = Client(server.props.port)
+    warm = InProcessClient(server.props.port)
     warm.wait_open()
     warm.close()
-    assert iterate_until(lambda: all(v == 0 for v in counts().values()))
+    assert wait_until(lambda: all(v == 0 for v in client_object_counts().values()))
     gc.collect()
     fds = len(os.listdir("/proc/self/fd"))
     tasks = red_threads()
     cycles = int(os.environ.get("REDSPICE_CHURN_CYCLES", "500"))
     for i in range(cycles):
-        client = Client(server.props.port)
+        client = InProcessClient(server.props.port)
         if i % 4 == 3:
             # Vanish mid-link: close as soon as the main channel is asked for.
             client.close()
@@ -191,9 +139,9 @@ def test_churn_leaves_no_object_fd_or_thread_behind(served):
             second.draw(0, 0, 200, 150, frame, 800)
             GLib.MainContext.default().iteration(False)
         client.close()
-    assert iterate_until(lambda: all(v == 0 for v in counts().values()), timeout=30), counts()
+    assert wait_until(lambda: all(v == 0 for v in client_object_counts().values()), timeout=30), client_object_counts()
     gc.collect()
-    assert iterate_until(lambda: len(os.listdir("/proc/self/fd")) <= fds, timeout=10)
+    assert wait_until(lambda: len(os.listdir("/proc/self/fd")) <= fds, timeout=10)
     # Our threads (the display workers) are the same ones; spice-gtk and
     # GLib's thread pools come and go on their own.
     assert red_threads() == tasks
@@ -202,9 +150,9 @@ def test_churn_leaves_no_object_fd_or_thread_behind(served):
 def test_gobject_weak_references_see_every_object_of_a_client_finalized(served):
     """The same, with GObject weak references instead of the counts."""
     server, display = served
-    client = Client(server.props.port)
+    client = InProcessClient(server.props.port)
     client.wait_open()
-    assert iterate_until(lambda: live("RedCursorChannelClient") == 1)
+    assert wait_until(lambda: live("RedCursorChannelClient") == 1)
     finalized = []
     red_client = server.get_clients()[0]
     refs = [red_client.weak_ref(finalized.append, "RedClient")]
@@ -217,7 +165,7 @@ def test_gobject_weak_references_see_every_object_of_a_client_finalized(served):
     gc.collect()
     assert finalized == []
     client.close()
-    assert iterate_until(lambda: sorted(finalized) == sorted([
+    assert wait_until(lambda: sorted(finalized) == sorted([
         "RedClient", "MainChannelClient", "InputsChannelClient",
         "DisplayChannelClient", "CursorChannelClient"])), finalized
     # The channels live on.

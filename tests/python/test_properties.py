@@ -7,8 +7,6 @@ import gi
 gi.require_version("Red", "1.0")
 from gi.repository import GLib, Red  # noqa: E402
 
-from conftest import iterate_until  # noqa: E402
-
 
 def test_server_defaults(server):
     assert server.props.address == "127.0.0.1"

@@ -7,7 +7,7 @@ from gi.repository import GLib, GObject, Red  # noqa: E402
 
 import pytest  # noqa: E402
 
-from conftest import run_python  # noqa: E402
+from helpers import run_python  # noqa: E402
 
 SIGNALS = {
     "client-connected": [Red.Client.__gtype__],

@@ -11,8 +11,7 @@ gi.require_version("SpiceClientGLib", "2.0")
 from gi.repository import Gio, GLib, GObject, Red  # noqa: E402
 from gi.repository import SpiceClientGLib as Spice  # noqa: E402
 
-from conftest import iterate_until  # noqa: E402
-from spice_harness import mask_x  # noqa: E402
+from helpers import read_surface, same_colours, wait_until  # noqa: E402
 
 
 def test_handed_over_sockets_link_and_show_the_display():
@@ -49,21 +48,18 @@ def test_handed_over_sockets_link_and_show_the_display():
     GObject.Object.connect(session, "channel-new", new_channel)
     # open_fd(-1): the session asks for the main channel's fd with "open-fd".
     assert session.open_fd(-1)
-    assert iterate_until(lambda: "mark" in state), state
-    assert iterate_until(lambda: sorted(connected) == sorted([
+    assert wait_until(lambda: "mark" in state), state
+    assert wait_until(lambda: sorted(connected) == sorted([
         "MainChannelClient", "InputsChannelClient", "DisplayChannelClient", "CursorChannelClient",
     ])), connected
-    import ctypes
-
     w, h, stride, addr = state["primary"]
     assert (w, h) == (32, 16)
-    raw = ctypes.string_at(addr, stride * h)
-    client = b"".join(raw[y * stride:y * stride + w * 4] for y in range(h))
-    assert iterate_until(lambda: mask_x(b"".join(
-        ctypes.string_at(addr + y * stride, w * 4) for y in range(h))) == mask_x(display.snapshot()[0].get_data()))
+    client = read_surface(addr, stride, (0, 0, w, h))
+    assert wait_until(lambda: same_colours(read_surface(addr, stride, (0, 0, w, h)),
+                                           display.snapshot()[0].get_data()))
     assert len(client) == w * h * 4
     session.disconnect()
-    assert iterate_until(lambda: server.get_clients() == [])
+    assert wait_until(lambda: server.get_clients() == [])
     server.stop()
 
 

@@ -2,10 +2,7 @@
 GStreamer: detection, each installed codec, frame rate, quality, the
 lossless end, encode-once across clients, and clients without codecs."""
 
-import ctypes
 import math
-import os
-import re
 import struct
 import time
 
@@ -18,8 +15,7 @@ from gi.repository import SpiceClientGLib as Spice  # noqa: E402
 
 import pytest  # noqa: E402
 
-from conftest import iterate_until  # noqa: E402
-from spice_harness import mask_x  # noqa: E402
+from helpers import iterate, read_surface, same_colours, wait_until  # noqa: E402
 
 W, H = 800, 480
 RECT = (64, 48, 640, 360)
@@ -59,8 +55,7 @@ class StreamClient:
             self.frame_times.append(time.monotonic())
             if self.watch:
                 rect, expected = self.watch
-                shown = self.pixels(rect)
-                if b"".join(shown[i:i + 3] for i in range(0, len(shown), 4)) == expected:
+                if colour_bytes(self.pixels(rect)) == expected:
                     self.watch_seen += 1
                 elif self.watch_seen:
                     self.watch_broken += 1
@@ -72,11 +67,15 @@ class StreamClient:
 
     def pixels(self, rect=None):
         w, h, stride, addr = self.primary
-        x0, y0, rw, rh = rect or (0, 0, w, h)
-        return b"".join(ctypes.string_at(addr + (y0 + y) * stride + x0 * 4, rw * 4) for y in range(rh))
+        return read_surface(addr, stride, rect or (0, 0, w, h))
 
     def close(self):
         self.session.disconnect()
+
+
+def colour_bytes(pixels):
+    """The B,G,R bytes of every x8r8g8b8 pixel, the X byte dropped."""
+    return b"".join(pixels[i:i + 3] for i in range(0, len(pixels), 4))
 
 
 def frame_pixels(n):
@@ -156,7 +155,7 @@ def test_a_region_updated_at_video_rate_streams_and_the_client_decodes_it(codec)
     server, display = serve("gstreamer:%s" % codec)
     client = StreamClient(server.props.port)
     try:
-        assert iterate_until(lambda: client.marked)
+        assert wait_until(lambda: client.marked)
         if not display.get_display_channel():
             pytest.skip("no display channel")
         before = display.props.frames_encoded
@@ -167,7 +166,7 @@ def test_a_region_updated_at_video_rate_streams_and_the_client_decodes_it(codec)
         decoded_rate = client.decoded_fps()
         # The last frame the application drew, as the client shows it once
         # decoded (before the stream times out and the area is resent).
-        iterate_until(lambda: False, timeout=0.4)
+        iterate(0.4)
         full = client.pixels()
         shown = b"".join(
             full[((RECT[1] + y) * W + RECT[0]) * 4:((RECT[1] + y) * W + RECT[0] + RECT[2]) * 4]
@@ -186,7 +185,7 @@ def test_a_region_updated_at_video_rate_streams_and_the_client_decodes_it(codec)
         assert quality >= 30.0
         assert lag <= 3
         # Updates stop: the stream ends and the area is resent losslessly.
-        assert iterate_until(lambda: mask_x(client.pixels()) == mask_x(display.snapshot()[0].get_data()), timeout=5)
+        assert wait_until(lambda: same_colours(client.pixels(), display.snapshot()[0].get_data()), timeout=5)
     finally:
         client.close()
         server.stop()
@@ -196,10 +195,10 @@ def test_a_client_without_a_common_codec_gets_exact_images():
     server, display = serve("gstreamer:h265-not-a-codec")
     client = StreamClient(server.props.port)
     try:
-        assert iterate_until(lambda: client.marked)
+        assert wait_until(lambda: client.marked)
         play(server, display, [client], seconds=1.5)
         assert display.props.frames_encoded == 0
-        assert iterate_until(lambda: mask_x(client.pixels()) == mask_x(display.snapshot()[0].get_data()), timeout=5)
+        assert wait_until(lambda: same_colours(client.pixels(), display.snapshot()[0].get_data()), timeout=5)
     finally:
         client.close()
         server.stop()
@@ -209,7 +208,7 @@ def test_two_clients_with_the_same_codec_share_one_encoding_per_frame():
     server, display = serve("gstreamer:mjpeg")
     a, b = StreamClient(server.props.port), StreamClient(server.props.port)
     try:
-        assert iterate_until(lambda: a.marked and b.marked)
+        assert wait_until(lambda: a.marked and b.marked)
         before = display.props.frames_encoded
         drawn = play(server, display, [a, b], seconds=2.0)
         encoded = display.props.frames_encoded - before
@@ -231,7 +230,7 @@ def test_drawing_over_part_of_a_stream_clips_it():
     expected = struct.pack("<I", color)[:3] * (w * h)
     client.watch = ((x, y, w, h), expected)
     try:
-        assert iterate_until(lambda: client.marked)
+        assert wait_until(lambda: client.marked)
         before = display.props.frames_encoded
         drawn = play(server, display, [client], seconds=2.0, overlay=overlay)
         encoded = display.props.frames_encoded - before
@@ -241,11 +240,10 @@ def test_drawing_over_part_of_a_stream_clips_it():
             client.watch_seen, client.watch_broken)
 
         def overlay_shown():
-            shown = client.pixels((x, y, w, h))
-            return b"".join(shown[i:i + 3] for i in range(0, len(shown), 4)) == expected
+            return colour_bytes(client.pixels((x, y, w, h))) == expected
 
         # While the stream is alive (within its 1 s timeout).
-        assert iterate_until(overlay_shown, timeout=0.8)
+        assert wait_until(overlay_shown, timeout=0.8)
         assert display.props.frames_encoded > before
     finally:
         client.close()

@@ -1,7 +1,8 @@
-"""The seed's threads: one RedWorker per display, channels on their core's
-thread, and no thread left behind (counted from /proc in a fresh process)."""
+"""The threads of spice-server's threading model (see docs/threading.md):
+one RedWorker per display, channels on their core's thread, and no thread
+left behind (counted from /proc in a fresh process)."""
 
-from conftest import run_python
+from helpers import run_python
 
 CODE = """
 import gc, os, threading

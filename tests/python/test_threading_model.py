@@ -1,8 +1,8 @@
-"""One test per rule the seed (spice_threading_model.md) states, named
-after the sentence it proves. The real spice-gtk client is the peer."""
+"""One test per rule of spice-server's threading model (see
+docs/threading.md), each named after the sentence it proves. The real
+spice-gtk client is the peer."""
 
 import gc
-import sys
 import threading
 
 import gi
@@ -12,16 +12,14 @@ gi.require_version("SpiceClientGLib", "2.0")
 from gi.repository import GLib, Red  # noqa: E402
 from gi.repository import SpiceClientGLib as Spice  # noqa: E402
 
-import pytest  # noqa: E402
-
-from conftest import iterate_until, run_python  # noqa: E402
-from test_lifecycle import CLIENT_CLASSES, Client, counts, live  # noqa: E402
+from helpers import TESTS_DIR, run_python, wait_until  # noqa: E402
+from spice_harness import CLIENT_CLASSES, InProcessClient, client_object_counts, live  # noqa: E402
 
 
 def connected(server, display):
-    client = Client(server.props.port)
+    client = InProcessClient(server.props.port)
     client.wait_open()
-    assert iterate_until(lambda: len(server.get_clients()) == 1 and live("RedCursorChannelClient") == 1)
+    assert wait_until(lambda: len(server.get_clients()) == 1 and live("RedCursorChannelClient") == 1)
     return client
 
 
@@ -33,16 +31,16 @@ import gc, sys
 sys.path.insert(0, %r)
 import gi; gi.require_version("Red", "1.0")
 from gi.repository import Red
-from test_lifecycle import Client, counts
-from conftest import iterate_until
+from helpers import wait_until
+from spice_harness import InProcessClient, client_object_counts
 s = Red.Server(port=0); a = s.add_display(32, 32); b = s.add_display(16, 16); s.start()
-c = Client(s.props.port); c.wait_open(); a.fill(0, 0, 4, 4, 0xff)
-c.close(); assert iterate_until(lambda: all(v == 0 for v in counts().values()))
-c = Client(s.props.port); c.wait_open()
+c = InProcessClient(s.props.port); c.wait_open(); a.fill(0, 0, 4, 4, 0xff)
+c.close(); assert wait_until(lambda: all(v == 0 for v in client_object_counts().values()))
+c = InProcessClient(s.props.port); c.wait_open()
 del a, b, s
 gc.collect()
 print("ok", Red.debug_get_live_objects("RedDisplayChannel"), Red.debug_get_live_objects("RedMainChannel"))
-""" % (sys.path[0],)
+""" % (TESTS_DIR,)
     out = run_python(code, env={"G_DEBUG": "fatal-criticals"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[0] == "ok"
@@ -87,7 +85,7 @@ def test_red_channel_client_runs_in_the_red_channel_thread(served):
     display.fill(0, 0, 8, 8, 0xFF)
     client.channels["inputs"].key_press(0x10)
     rccs = server.get_clients()[0].get_channel_clients()
-    assert iterate_until(lambda: all(r.props.handler_thread_id == r.get_channel().props.thread_id for r in rccs))
+    assert wait_until(lambda: all(r.props.handler_thread_id == r.get_channel().props.thread_id for r in rccs))
     del rccs
     client.close()
 
@@ -100,7 +98,7 @@ def test_channel_client_creation_is_done_in_the_same_thread_while_destruction_ca
         lambda s, rcc: created_on.append((rcc.get_channel().props.thread_id, rcc.props.handler_thread_id)),
     )
     client = connected(server, display)
-    assert iterate_until(lambda: len(created_on) == 4)
+    assert wait_until(lambda: len(created_on) == 4)
     # Each was created and first run on its channel's thread.
     assert all(channel == first for channel, first in created_on), created_on
     # Destruction: the display channel client is disconnected on the
@@ -108,15 +106,15 @@ def test_channel_client_creation_is_done_in_the_same_thread_while_destruction_ca
     # reference; nothing requires one thread for it (see also the Rust
     # test dropping a channel client on a foreign thread).
     Spice.Channel.disconnect(client.channels["display"], Spice.ChannelEvent.CLOSED)
-    assert iterate_until(lambda: live("RedDisplayChannelClient") == 0)
+    assert wait_until(lambda: live("RedDisplayChannelClient") == 0)
     client.close()
 
 
 def test_a_red_client_groups_the_red_channel_clients_connected_to_the_same_remote_spice_client(served):
     server, display = served
-    first, second = connected(server, display), Client(server.props.port)
+    first, second = connected(server, display), InProcessClient(server.props.port)
     second.wait_open()
-    assert iterate_until(lambda: len(server.get_clients()) == 2 and live("RedCursorChannelClient") == 2)
+    assert wait_until(lambda: len(server.get_clients()) == 2 and live("RedCursorChannelClient") == 2)
     for red_client in server.get_clients():
         rccs = red_client.get_channel_clients()
         assert sorted(type(r).__name__ for r in rccs) == [
@@ -135,7 +133,7 @@ def test_the_main_dispatcher_is_used_to_send_requests_to_the_main_thread(served)
         lambda s, rcc: reports.append((type(rcc).__name__, threading.get_native_id())),
     )
     client = connected(server, display)
-    assert iterate_until(lambda: len(reports) == 4)
+    assert wait_until(lambda: len(reports) == 4)
     main = threading.get_native_id()
     assert ("DisplayChannelClient", main) in reports and ("CursorChannelClient", main) in reports
     client.close()
@@ -148,7 +146,7 @@ def test_the_qxl_uses_a_dispatcher_to_send_requests_to_the_red_worker_which_forw
     display.move_cursor(5, 6)
     display.set_cursor(1, 1, 0, 0, GLib.Bytes.new(b"\x00\x00\xff\xff"), 4)
     display.move_cursor(3, 4)
-    assert iterate_until(lambda: (3, 4) in client.cursor_moves), client.cursor_moves
+    assert wait_until(lambda: (3, 4) in client.cursor_moves), client.cursor_moves
     client.close()
 
 
@@ -167,7 +165,7 @@ def test_red_channel_client_client_is_a_plain_pointer_to_red_client(served):
     client = connected(server, display)
     rcc = server.get_clients()[0].get_channel_clients()[0]
     client.close()
-    assert iterate_until(lambda: live("RedClient") == 0)
+    assert wait_until(lambda: live("RedClient") == 0)
     gc.collect()
     # Holding the channel client did not keep its client alive.
     assert rcc.get_client() is None
@@ -179,9 +177,9 @@ def test_red_client_channels_owns_red_channel_client(served):
     client = connected(server, display)
     gc.collect()
     # Nobody but the RedClient holds them, and they live.
-    assert counts() == {name: 1 for name in CLIENT_CLASSES}
+    assert client_object_counts() == {name: 1 for name in CLIENT_CLASSES}
     client.close()
-    assert iterate_until(lambda: all(v == 0 for v in counts().values()))
+    assert wait_until(lambda: all(v == 0 for v in client_object_counts().values()))
 
 
 def test_red_client_mcc_is_a_plain_pointer_that_never_dangles(served):
@@ -190,7 +188,7 @@ def test_red_client_mcc_is_a_plain_pointer_that_never_dangles(served):
     red_client = server.get_clients()[0]
     assert red_client.get_main_channel_client() is not None
     client.close()
-    assert iterate_until(lambda: live("RedMainChannelClient") == 0)
+    assert wait_until(lambda: live("RedMainChannelClient") == 0)
     # The RedClient outlives its main channel client here (we hold it):
     # its link reads NULL instead of dangling.
     assert live("RedClient") == 1
@@ -221,7 +219,7 @@ def test_red_channel_client_channel_owns_red_channel():
     gc.collect()
     # (Requests still queued for the main thread hold references until the
     # loop runs them.)
-    assert iterate_until(lambda: live("RedDisplayChannel") == channel_count - 1)
+    assert wait_until(lambda: live("RedDisplayChannel") == channel_count - 1)
 
 
 def test_red_channel_clients_is_a_plain_list_of_red_channel_client(served):
@@ -229,10 +227,10 @@ def test_red_channel_clients_is_a_plain_list_of_red_channel_client(served):
     client = connected(server, display)
     assert len(display.get_display_channel().get_clients()) == 1
     client.close()
-    assert iterate_until(lambda: display.get_display_channel().get_clients() == [])
+    assert wait_until(lambda: display.get_display_channel().get_clients() == [])
     # The channel's list let go first (worker thread); the owning reference
     # goes when the main thread has run the request.
-    assert iterate_until(lambda: live("RedDisplayChannelClient") == 0)
+    assert wait_until(lambda: live("RedDisplayChannelClient") == 0)
 
 
 def test_when_a_disconnection_is_detected_the_red_channel_client_is_removed_from_red_client_channels_and_red_channel_clients(served):
@@ -240,7 +238,7 @@ def test_when_a_disconnection_is_detected_the_red_channel_client_is_removed_from
     client = connected(server, display)
     red_client = server.get_clients()[0]
     Spice.Channel.disconnect(client.channels["cursor"], Spice.ChannelEvent.CLOSED)
-    assert iterate_until(lambda: len(red_client.get_channel_clients()) == 3)
+    assert wait_until(lambda: len(red_client.get_channel_clients()) == 3)
     assert display.get_cursor_channel().get_clients() == []
     assert "CursorChannelClient" not in [type(r).__name__ for r in red_client.get_channel_clients()]
     del red_client
@@ -253,9 +251,9 @@ def test_when_main_channel_client_is_disconnected_all_red_channel_clients_of_the
     mcc = server.get_clients()[0].get_main_channel_client()
     others = [r for r in server.get_clients()[0].get_channel_clients() if r != mcc]
     mcc.disconnect()  # red_channel_client_disconnect on the main channel client
-    assert iterate_until(lambda: not any(r.is_connected() for r in others))
+    assert wait_until(lambda: not any(r.is_connected() for r in others))
     del mcc, others
-    assert iterate_until(lambda: all(v == 0 for v in counts().values()))
+    assert wait_until(lambda: all(v == 0 for v in client_object_counts().values()))
     client.close()
 
 
@@ -269,7 +267,7 @@ def test_red_client_is_released_when_its_main_channel_client_is_disconnected_thr
     del mcc
     # Scheduled, not done inside the call: nothing happened yet.
     assert events == [] and len(server.get_clients()) == 1
-    assert iterate_until(lambda: events == [threading.get_native_id()])
+    assert wait_until(lambda: events == [threading.get_native_id()])
     gc.collect()
-    assert iterate_until(lambda: live("RedClient") == 0)
+    assert wait_until(lambda: live("RedClient") == 0)
     client.close()
