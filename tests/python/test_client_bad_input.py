@@ -15,7 +15,7 @@ Every test:
 
 Expectations follow spice-server (the link stage in server/reds.cpp and the
 channels' message handlers of the public spice-server sources; see also
-docs/protocol-notes-review.md), except that unknown message types are
+docs/wire-format-facts.md), except that unknown message types are
 skipped, not fatal (src/protocol/client.rs says why).
 """
 

@@ -4,7 +4,8 @@ never as a wrong password (ERROR_AUTH, on which remote-viewer asks for
 one)."""
 
 import rawspice
-from spice_harness import CHANNEL_MAIN, HOST, SpiceClient, res, wait_until  # noqa: F401
+from helpers import HOST, wait_until
+from spice_harness import CHANNEL_MAIN, SpiceClient
 
 
 def test_a_client_over_max_clients_gets_a_link_error(res):
