@@ -139,8 +139,10 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
  * RedServer:running:
  *
  * Whether the server listens for clients. A connection has 10 seconds to
- * complete the SPICE link stage; connections beyond 64 in that stage at
- * once are closed.
+ * complete the SPICE link stage. At most 64 connections from one address
+ * and 256 in all are in that stage at once: beyond that, the one that has
+ * made the least progress is closed, so idle connections cannot keep a
+ * client out.
  */
 
 /**

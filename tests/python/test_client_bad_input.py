@@ -16,7 +16,7 @@ Every test:
 Expectations follow spice-server (the link stage in server/reds.cpp and the
 channels' message handlers of the public spice-server sources; see also
 docs/wire-format-facts.md), except that unknown message types are
-skipped, not fatal (src/protocol/client.rs says why).
+skipped, not fatal (src/protocol/client_message.rs says why).
 """
 
 import os
@@ -38,7 +38,7 @@ WARMUP = 20
 WORKERS = 8
 RSS_BOUND_KIB = 8 * 1024
 # How long a connection may idle in the link stage: LINK_TIMEOUT is 10 s
-# in src/link.rs (red-server.h documents none); 5 s of slack on 2 busy cores.
+# in src/server/link_stage.rs (red-server.h documents none); 5 s of slack on 2 busy cores.
 LINK_TIMEOUT = 10.0
 CLOSE_TIMEOUT = LINK_TIMEOUT + 5.0
 # After a refused link or a fatal message the server closes at once.
