@@ -47,8 +47,59 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
 /**
  * RedServer:tls-port:
  *
- * The TLS port, or -1 (the default) for none. TLS is not supported yet:
- * red_server_start() fails when it is set.
+ * The TLS port, or -1 (the default) for none; 0 picks a free port, which
+ * this property reports once red_server_start() has succeeded. TLS needs
+ * a certificate and its key: #RedServer:x509-cert-file and
+ * #RedServer:x509-key-file, or #RedServer:tls-certificate; without them
+ * red_server_start() fails with %RED_ERROR_INVALID_ARGUMENT. Links on this
+ * port use TLS 1.2 or newer; the plain #RedServer:port stays open for the
+ * channels not listed in #RedServer:secure-channels.
+ */
+
+/**
+ * RedServer:x509-cert-file:
+ *
+ * A PEM file with the server's certificate, followed by any intermediate
+ * certificates, for TLS (QEMU's name for the setting), or %NULL.
+ */
+
+/**
+ * RedServer:x509-key-file:
+ *
+ * A PEM file with the private key of #RedServer:x509-cert-file, or %NULL.
+ */
+
+/**
+ * RedServer:x509-key-password:
+ *
+ * The password of an encrypted #RedServer:x509-key-file (write-only), or
+ * %NULL for a key that is not encrypted.
+ */
+
+/**
+ * RedServer:x509-cacert-file:
+ *
+ * A PEM file with the CA that client certificates must chain to, or %NULL.
+ * Clients need not present a certificate; one that does is checked
+ * against this CA.
+ */
+
+/**
+ * RedServer:tls-certificate:
+ *
+ * The certificate and its private key for TLS as a #GTlsCertificate, used
+ * instead of the files when set. Reading it gives an equal certificate
+ * made from the same PEM, not the object that was set.
+ */
+
+/**
+ * RedServer:secure-channels:
+ *
+ * The channels that accept TLS links only, by name: "main", "display",
+ * "inputs", "cursor", "playback", "record", or "all" (spice-server's
+ * channel security). A plain link to one of them is answered with SPICE's
+ * NEED_SECURED, on which spice-gtk links it again on the TLS port.
+ * Unknown names make the whole value be ignored with a warning.
  */
 
 /**

@@ -5,7 +5,6 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use crate::base::sync::lock;
 use crate::model::channel::ChannelExt;
 use crate::model::channel_client::{disconnect_on_own_thread, ChannelClient, ChannelClientExt};
 use crate::model::error::ConnectionError;
+use crate::model::transport::Transport;
 use crate::protocol::common_messages::{CommonClientMessage, Ping, SetAck};
 use crate::protocol::header::{check_client_body_size, HeaderKind};
 use crate::protocol::server_message::{encode_frame, ServerMessage};
@@ -180,7 +180,7 @@ impl Outbox {
 
 /// A linked connection with its channel protocol.
 pub(crate) struct ChannelIo {
-    socket: socket2::Socket,
+    socket: Transport,
     channel_type: u8,
     input: Vec<u8>,
     pub out: Outbox,
@@ -209,7 +209,11 @@ impl ChannelIo {
                 return Ok(Reading::Paused);
             }
             if budget == 0 {
-                // The watch fires again on the next iteration.
+                // The watch fires again on the next iteration, unless the
+                // rest is already decrypted in TLS's buffer.
+                if self.socket.buffered() > 0 {
+                    return Ok(Reading::Paused);
+                }
                 return Ok(Reading::Watching);
             }
             match self.socket.read(&mut chunk) {
@@ -287,7 +291,7 @@ impl ChannelIo {
 /// its protocol. On failure the channel client is disconnected.
 pub(crate) fn attach(
     rcc: &ChannelClient,
-    socket: socket2::Socket,
+    socket: Transport,
     input: Vec<u8>,
     peer_common_caps: &Caps,
     protocol: Box<dyn ChannelProtocol>,
@@ -341,7 +345,7 @@ fn watch_readable(rcc: &ChannelClient) {
     let Some(channel) = rcc.channel() else {
         return;
     };
-    let Some(fd) = lock(&rcc.imp().io).as_ref().map(|io| io.socket.as_raw_fd()) else {
+    let Some(fd) = lock(&rcc.imp().io).as_ref().map(|io| io.socket.raw_fd()) else {
         return;
     };
     let weak = rcc.downgrade();
@@ -458,22 +462,21 @@ fn watch_writable(io: &mut ChannelIo, rcc: &ChannelClient) {
     }
     let Some(channel) = rcc.channel() else { return };
     let weak = rcc.downgrade();
-    let source = channel.core().fd_watch(
-        io.socket.as_raw_fd(),
-        glib::IOCondition::OUT,
-        move |_, _| {
-            let Some(rcc) = weak.upgrade() else {
-                return glib::ControlFlow::Break;
-            };
-            let result = with_io(&rcc, |io, _| {
-                io.write_source = None;
-                Ok(())
+    let source =
+        channel
+            .core()
+            .fd_watch(io.socket.raw_fd(), glib::IOCondition::OUT, move |_, _| {
+                let Some(rcc) = weak.upgrade() else {
+                    return glib::ControlFlow::Break;
+                };
+                let result = with_io(&rcc, |io, _| {
+                    io.write_source = None;
+                    Ok(())
+                });
+                // pump() re-arms a new watch if the socket is still backed up.
+                let _ = finish(&rcc, result);
+                glib::ControlFlow::Break
             });
-            // pump() re-arms a new watch if the socket is still backed up.
-            let _ = finish(&rcc, result);
-            glib::ControlFlow::Break
-        },
-    );
     io.write_source = Some(source);
 }
 
@@ -506,7 +509,8 @@ pub(crate) fn close(io: ChannelIo) {
     if let Some(source) = io.write_source {
         source.destroy();
     }
-    let _ = io.socket.shutdown(std::net::Shutdown::Both);
+    let mut socket = io.socket;
+    socket.shutdown();
 }
 
 /// The measured round trip of the last PING, if any.

@@ -16,3 +16,4 @@ pub mod client;
 pub mod connection;
 pub mod error;
 pub mod messages;
+pub mod transport;

@@ -19,10 +19,13 @@ use std::time::{Duration, Instant};
 use glib::prelude::*;
 use glib::subclass::prelude::*;
 
+use openssl::ssl::{HandshakeError, MidHandshakeSslStream};
+
 use super::ticket::TicketKey;
 use super::Server;
 use crate::base::sync::lock;
 use crate::model::error::ConnectionError;
+use crate::model::transport::Transport;
 use crate::protocol::constants::{cap, channel, link_err, SPICE_TICKET_CIPHERTEXT_BYTES};
 use crate::protocol::link::{
     encode_link_result, parse_auth_mechanism, AuthMechanism, LinkHeader, LinkMess, LinkReply,
@@ -39,10 +42,17 @@ pub const MAX_PENDING_LINKS: usize = 256;
 /// at once.
 pub const MAX_PENDING_LINKS_PER_SOURCE: usize = 64;
 
+/// A new connection: a plain byte stream, or one whose TLS handshake is
+/// under way (finished by the link stage before it reads anything).
+pub(crate) enum Conn {
+    Handshaking(MidHandshakeSslStream<socket2::Socket>),
+    Ready(Transport),
+}
+
 /// A connection that passed the link stage.
 pub(crate) struct Linked {
     pub mess: LinkMess,
-    pub socket: socket2::Socket,
+    pub socket: Transport,
     pub peer: String,
     /// What the client sent after its ticket without waiting for the
     /// result (its first messages): the channel reads it first.
@@ -69,7 +79,8 @@ impl Stage {
 }
 
 struct Pending {
-    socket: socket2::Socket,
+    /// `None` only while a handshake step has it.
+    conn: Option<Conn>,
     peer: String,
     source: Option<IpAddr>,
     input: Vec<u8>,
@@ -123,17 +134,16 @@ fn broken(reply: Reply, error: impl Into<ConnectionError>) -> Failure {
     }
 }
 
-/// Starts the link stage of `socket` (non-blocking); on the main thread.
-pub(crate) fn start(server: &Server, socket: socket2::Socket, peer: String) {
-    let source = socket
-        .peer_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
-        .map(|a| a.ip());
+/// Starts the link stage of a new connection (non-blocking); on the main
+/// thread. `source`: the peer's address, for the per-source bound.
+pub(crate) fn start(server: &Server, conn: Conn, source: Option<IpAddr>, peer: String) {
     make_room(server, source);
-    let fd = socket.as_raw_fd();
+    let fd = match &conn {
+        Conn::Handshaking(mid) => mid.get_ref().as_raw_fd(),
+        Conn::Ready(transport) => transport.raw_fd(),
+    };
     let handle = LinkHandle(Arc::new(Mutex::new(Some(Pending {
-        socket,
+        conn: Some(conn),
         peer,
         source,
         input: Vec::new(),
@@ -221,11 +231,50 @@ fn on_readable(server: &Server, handle: &LinkHandle) -> glib::ControlFlow {
     }
 }
 
+impl Pending {
+    /// The byte stream, once any TLS handshake is done.
+    fn transport(&mut self) -> Result<&mut Transport, Failure> {
+        match &mut self.conn {
+            Some(Conn::Ready(transport)) => Ok(transport),
+            _ => Err(fail(Reply::Close, "no connection")),
+        }
+    }
+
+    /// Goes on with a TLS handshake; true once the stream is ready.
+    fn handshake(&mut self) -> Result<bool, Failure> {
+        if !matches!(self.conn, Some(Conn::Handshaking(_))) {
+            return Ok(true);
+        }
+        let Some(Conn::Handshaking(mid)) = self.conn.take() else {
+            return Ok(true);
+        };
+        match mid.handshake() {
+            Ok(stream) => {
+                self.conn = Some(Conn::Ready(Transport::Tls(Box::new(stream))));
+                Ok(true)
+            }
+            Err(HandshakeError::WouldBlock(mid)) => {
+                self.conn = Some(Conn::Handshaking(mid));
+                Ok(false)
+            }
+            Err(e) => Err(fail(Reply::Close, format!("TLS handshake failed: {e}"))),
+        }
+    }
+
+    fn is_secure(&self) -> bool {
+        matches!(&self.conn, Some(Conn::Ready(t)) if t.is_secure())
+    }
+}
+
 /// Reads what is there and advances; `Ok(true)` once linked.
 fn read_and_advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
+    if !p.handshake()? {
+        p.last_activity = Instant::now();
+        return Ok(false);
+    }
     let mut chunk = [0u8; 4096];
     loop {
-        match p.socket.read(&mut chunk) {
+        match p.transport()?.read(&mut chunk) {
             Ok(0) => return Err(broken(Reply::Close, ConnectionError::Closed)),
             Ok(n) => {
                 p.last_activity = Instant::now();
@@ -269,6 +318,13 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                         format!("no channel {}:{}", mess.channel_type, mess.channel_id),
                     ));
                 }
+                if !p.is_secure() && server.requires_tls(mess.channel_type) {
+                    // spice-gtk links this channel again on the TLS port.
+                    return Err(fail(
+                        Reply::Error(link_err::NEED_SECURED),
+                        format!("channel {} is for TLS links only", mess.channel_type),
+                    ));
+                }
                 if mess.channel_type == channel::MAIN && server.is_full() {
                     // A refusal spice-gtk reports as a link error, not as a
                     // wrong password: before the ticket is asked for.
@@ -292,7 +348,7 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                     reply: Reply::Close,
                     error: ConnectionError::Encoder(e.to_string()),
                 })?;
-                write_all(&mut p.socket, &bytes)?;
+                write_all(p.transport()?, &bytes)?;
                 let next = if mess.common_caps.has(cap::common::PROTOCOL_AUTH_SELECTION) {
                     Stage::AuthMechanism(mess, key)
                 } else {
@@ -328,7 +384,7 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                 if code != link_err::OK {
                     return Err(fail(Reply::Result(code), format!("link refused ({code})")));
                 }
-                write_all(&mut p.socket, &encode_link_result(link_err::OK))?;
+                write_all(p.transport()?, &encode_link_result(link_err::OK))?;
                 p.stage = Stage::Ticket(mess, key);
                 return Ok(true);
             }
@@ -338,7 +394,7 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
     }
 }
 
-fn write_all(socket: &mut socket2::Socket, bytes: &[u8]) -> Result<(), Failure> {
+fn write_all(socket: &mut Transport, bytes: &[u8]) -> Result<(), Failure> {
     // A few hundred bytes into an empty socket buffer: a short write here
     // means a client that does not read, which is treated as gone.
     match socket.write(bytes) {
@@ -360,12 +416,12 @@ fn finish(server: &Server, handle: &LinkHandle, outcome: Result<(), Failure>) {
     }
     match outcome {
         Ok(()) => {
-            let Stage::Ticket(mess, _) = p.stage else {
+            let (Stage::Ticket(mess, _), Some(Conn::Ready(socket))) = (p.stage, p.conn) else {
                 return;
             };
             server.link_done(Linked {
                 mess,
-                socket: p.socket,
+                socket,
                 peer: p.peer,
                 input: p.input,
             });
@@ -382,10 +438,18 @@ fn finish(server: &Server, handle: &LinkHandle, outcome: Result<(), Failure>) {
                 Reply::Result(code) => Some(encode_link_result(code).to_vec()),
                 Reply::Close => None,
             };
-            if let Some(bytes) = bytes {
-                let _ = p.socket.write(&bytes);
+            match p.conn {
+                Some(Conn::Ready(mut socket)) => {
+                    if let Some(bytes) = bytes {
+                        let _ = socket.write(&bytes);
+                    }
+                    socket.shutdown();
+                }
+                Some(Conn::Handshaking(mid)) => {
+                    let _ = mid.get_ref().shutdown(std::net::Shutdown::Both);
+                }
+                None => {}
             }
-            let _ = p.socket.shutdown(std::net::Shutdown::Both);
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod display;
 pub mod link_stage;
 pub mod settings;
 pub mod ticket;
+mod tls;
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,9 +37,12 @@ use crate::model::channel::{new_channel, CoreDispatcher};
 use crate::model::channel_client::{disconnect_on_own_thread, ChannelClient, ChannelClientExt};
 use crate::model::client::Client;
 use crate::model::messages::{InputEvent, MainMessage};
+use crate::model::transport::Transport;
 use crate::protocol::constants::{keyboard_modifier, mouse_mode};
 use crate::protocol::inputs_messages::KeyModifiers;
 use display::Display;
+use link_stage::Conn;
+use openssl::ssl::{HandshakeError, SslAcceptor};
 use settings::{Settings, DEFAULT_ADDRESS, DEFAULT_TLS_PORT, DEFAULT_VIDEO_CODECS};
 use ticket::{KeyPool, Ticket};
 
@@ -52,6 +56,34 @@ const LOCK_KEYS: u32 = (keyboard_modifier::SCROLL_LOCK
 struct Listener {
     socket: socket2::Socket,
     source: glib::Source,
+}
+
+/// A listening TCP socket on `ip`:`port` (0: a free port) and the port.
+fn bind(ip: std::net::IpAddr, port: u32) -> Result<(socket2::Socket, u32), glib::Error> {
+    let listen_error = |e: std::io::Error| {
+        RedError::AddressInUse.error(format!(
+            "{} {ip}:{port}: {e}",
+            gettext("Could not listen on")
+        ))
+    };
+    let socket_address = std::net::SocketAddr::new(ip, u16::try_from(port).unwrap_or(0));
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(socket_address),
+        socket2::Type::STREAM.nonblocking().cloexec(),
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(listen_error)?;
+    socket.set_reuse_address(true).map_err(listen_error)?;
+    socket.bind(&socket_address.into()).map_err(listen_error)?;
+    // Room for a burst of connections while the main loop is busy.
+    socket.listen(1024).map_err(listen_error)?;
+    let bound = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map(|a| u32::from(a.port()))
+        .unwrap_or(port);
+    Ok((socket, bound))
 }
 
 pub mod imp {
@@ -71,7 +103,32 @@ pub mod imp {
         #[property(name = "tls-port", get = |s: &Self| lock(&s.settings).tls_port,
             set = Self::set_tls_port, type = i32, minimum = -1, maximum = 65535,
             default = DEFAULT_TLS_PORT, explicit_notify, nick = "TLS port",
-            blurb = "The TLS port, or -1 for none (TLS is not supported yet)")]
+            blurb = "The TLS port, or -1 for none; 0 picks a free one, readable after start")]
+        #[property(name = "x509-cert-file",
+            get = |s: &Self| lock(&s.settings).x509_cert_file.clone(),
+            set = Self::set_x509_cert_file, type = Option<String>, nullable, explicit_notify,
+            nick = "X.509 certificate file",
+            blurb = "PEM file with the server's certificate (and its chain) for TLS")]
+        #[property(name = "x509-key-file",
+            get = |s: &Self| lock(&s.settings).x509_key_file.clone(),
+            set = Self::set_x509_key_file, type = Option<String>, nullable, explicit_notify,
+            nick = "X.509 key file", blurb = "PEM file with the private key of the certificate")]
+        #[property(name = "x509-key-password", set = Self::set_x509_key_password,
+            type = Option<String>, nullable, nick = "X.509 key password",
+            blurb = "The password of an encrypted x509-key-file")]
+        #[property(name = "x509-cacert-file",
+            get = |s: &Self| lock(&s.settings).x509_cacert_file.clone(),
+            set = Self::set_x509_cacert_file, type = Option<String>, nullable, explicit_notify,
+            nick = "X.509 CA certificate file",
+            blurb = "PEM file with the CA that client certificates must chain to, if any")]
+        #[property(name = "tls-certificate",
+            get = Self::tls_certificate, set = Self::set_tls_certificate, type = Option<gio::TlsCertificate>, nullable,
+            explicit_notify, nick = "TLS certificate",
+            blurb = "The certificate with its private key for TLS (instead of the files)")]
+        #[property(name = "secure-channels",
+            get = |s: &Self| glib::StrV::from(lock(&s.settings).secure_channels.clone()),
+            set = Self::set_secure_channels, type = glib::StrV, explicit_notify, nick = "Secure channels",
+            blurb = "Channels that accept TLS links only: main, display, inputs, cursor, or all")]
         #[property(name = "password", set = Self::set_password, type = Option<String>,
             nullable, nick = "Password",
             blurb = "The ticket clients must present; setting it selects ticket authentication")]
@@ -135,6 +192,7 @@ pub mod imp {
         pub(crate) displays: Mutex<Vec<Display>>,
         pub(crate) clients: Mutex<Vec<Client>>,
         pub(super) listener: Mutex<Option<Listener>>,
+        pub(super) tls_listener: Mutex<Option<Listener>>,
         /// The main dispatcher's handler task, aborted on disposal so it
         /// never outlives the server on a context nobody iterates.
         pub(super) main_task: Mutex<Option<glib::JoinHandle<()>>>,
@@ -161,6 +219,7 @@ pub mod imp {
                 displays: Mutex::default(),
                 clients: Mutex::default(),
                 listener: Mutex::default(),
+                tls_listener: Mutex::default(),
                 main_task: Mutex::default(),
                 key_pool: KeyPool::default(),
                 pending_links: Mutex::default(),
@@ -341,61 +400,67 @@ impl Server {
         lock(&self.imp().listener).is_some()
     }
 
-    /// Starts listening on `address`:`port` and starts the display workers.
+    /// Starts listening on `address`:`port` (and `tls-port` for TLS) and
+    /// starts the display workers.
     pub fn start(&self) -> Result<(), glib::Error> {
         self.main_core().check_thread("red_server_start");
         if self.is_running() {
             return Err(RedError::AlreadyRunning.error(gettext("The server is already running")));
         }
-        let Settings {
-            address,
-            port,
-            tls_port,
-            ..
-        } = self.settings();
-        if tls_port >= 0 {
-            return Err(RedError::InvalidArgument.error(gettext("TLS is not supported yet")));
-        }
-        // Keys for the first links, made while nobody waits for them.
-        self.imp().key_pool.refill();
-        let ip: std::net::IpAddr = address.parse().map_err(|_| {
+        let settings = self.settings();
+        let ip: std::net::IpAddr = settings.address.parse().map_err(|_| {
             RedError::InvalidArgument.error(gettext("The address is not an IP address"))
         })?;
-        let listen_error = |e: std::io::Error| {
-            RedError::AddressInUse.error(format!(
-                "{} {address}:{port}: {e}",
-                gettext("Could not listen on")
-            ))
+        let acceptor = match settings.tls_port {
+            port if port >= 0 => Some(tls::acceptor(&settings)?),
+            _ => None,
         };
-        let socket_address = std::net::SocketAddr::new(ip, u16::try_from(port).unwrap_or(0));
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(socket_address),
-            socket2::Type::STREAM.nonblocking().cloexec(),
-            Some(socket2::Protocol::TCP),
-        )
-        .map_err(listen_error)?;
-        socket.set_reuse_address(true).map_err(listen_error)?;
-        socket.bind(&socket_address.into()).map_err(listen_error)?;
-        // Room for a burst of connections while the main loop is busy.
-        socket.listen(1024).map_err(listen_error)?;
-        let bound = socket
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_socket())
-            .map(|a| u32::from(a.port()))
-            .unwrap_or(port);
+        // Keys for the first links, made while nobody waits for them.
+        self.imp().key_pool.refill();
+        let (socket, bound) = bind(ip, settings.port)?;
+        let tls = match acceptor {
+            Some(acceptor) => {
+                let (socket, bound) = bind(ip, settings.tls_port as u32)?;
+                Some((socket, bound, acceptor))
+            }
+            None => None,
+        };
         for display in self.displays() {
             if let Some(worker) = display.worker() {
                 worker.start()?;
             }
         }
+        *lock(&self.imp().listener) = Some(self.listen(socket, None));
+        if bound != settings.port {
+            lock(&self.imp().settings).port = bound;
+            self.notify_port();
+        }
+        if let Some((socket, tls_bound, acceptor)) = tls {
+            *lock(&self.imp().tls_listener) = Some(self.listen(socket, Some(acceptor)));
+            if tls_bound as i32 != settings.tls_port {
+                lock(&self.imp().settings).tls_port = tls_bound as i32;
+                self.notify_tls_port();
+            }
+            red_info!(
+                "listening on spice://{}:{bound}, TLS on port {tls_bound}",
+                settings.address
+            );
+        } else {
+            red_info!("listening on spice://{}:{bound}", settings.address);
+        }
+        self.notify_running();
+        Ok(())
+    }
+
+    /// Accepts connections on `socket`; TLS ones when `tls` is given.
+    fn listen(&self, socket: socket2::Socket, tls: Option<SslAcceptor>) -> Listener {
         let weak = self.downgrade();
-        let listening = socket.try_clone().map_err(listen_error)?;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+        let listening = socket.try_clone();
         let source = self
             .main_core()
             .fd_watch(fd, glib::IOCondition::IN, move |_, _| {
-                let Some(server) = weak.upgrade() else {
+                let (Some(server), Ok(listening)) = (weak.upgrade(), listening.as_ref()) else {
                     return glib::ControlFlow::Break;
                 };
                 while let Ok((connection, _)) = listening.accept() {
@@ -404,18 +469,11 @@ impl Server {
                         continue;
                     }
                     let _ = connection.set_tcp_nodelay(true);
-                    server.handle_connection(connection);
+                    server.handle_connection(connection, tls.as_ref());
                 }
                 glib::ControlFlow::Continue
             });
-        *lock(&self.imp().listener) = Some(Listener { socket, source });
-        if bound != port {
-            lock(&self.imp().settings).port = bound;
-            self.notify_port();
-        }
-        self.notify_running();
-        red_info!("listening on spice://{address}:{bound}");
-        Ok(())
+        Listener { socket, source }
     }
 
     /// Stops listening, disconnects every client and stops and joins every
@@ -431,6 +489,9 @@ impl Server {
             if let Some(worker) = display.worker() {
                 worker.stop();
             }
+        }
+        if let Some(listener) = lock(&self.imp().tls_listener).take() {
+            listener.source.destroy();
         }
         if let Some(listener) = listener {
             listener.source.destroy();
@@ -520,20 +581,35 @@ impl Server {
             .map_err(|_| invalid())?;
         let socket = socket2::Socket::from(fd);
         socket.set_nonblocking(true).map_err(|_| invalid())?;
-        self.handle_connection(socket);
+        self.handle_connection(socket, None);
         Ok(())
     }
 
-    /// A new connection: the link stage starts here.
-    fn handle_connection(&self, socket: socket2::Socket) {
-        let peer = socket
-            .peer_addr()
-            .ok()
-            .and_then(|a| a.as_socket())
+    /// A new connection: the link stage starts here (after the TLS
+    /// handshake, for a connection to the TLS port).
+    fn handle_connection(&self, socket: socket2::Socket, tls: Option<&SslAcceptor>) {
+        let address = socket.peer_addr().ok().and_then(|a| a.as_socket());
+        let peer = address
             .map(|a| a.to_string())
             .unwrap_or_else(|| "local".to_string());
         red_debug!("connection from {peer}");
-        link_stage::start(self, socket, peer);
+        let conn = match tls {
+            None => Conn::Ready(Transport::Plain(socket)),
+            Some(acceptor) => match acceptor.accept(socket) {
+                Ok(stream) => Conn::Ready(Transport::Tls(Box::new(stream))),
+                Err(HandshakeError::WouldBlock(handshaking)) => Conn::Handshaking(handshaking),
+                Err(e) => {
+                    red_info!("{peer}: TLS handshake failed: {e}");
+                    return;
+                }
+            },
+        };
+        link_stage::start(self, conn, address.map(|a| a.ip()), peer);
+    }
+
+    /// Whether a channel of this type accepts TLS links only.
+    pub(crate) fn requires_tls(&self, channel_type: u8) -> bool {
+        lock(&self.imp().settings).requires_tls(channel_type)
     }
 
     /// The keyboard lock state (SPICE's modifier flags) the guest shows.

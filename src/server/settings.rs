@@ -36,6 +36,19 @@ pub struct Settings {
     pub stream_timeout: u32,
     /// 0: no limit.
     pub max_clients: u32,
+    /// TLS: the server's certificate (chain) and key, in PEM files.
+    pub x509_cert_file: Option<String>,
+    pub x509_key_file: Option<String>,
+    pub x509_key_password: Option<String>,
+    /// TLS: the CA that client certificates must chain to, if any.
+    pub x509_cacert_file: Option<String>,
+    /// TLS: the PEM of a `GTlsCertificate`'s certificate (chain) and
+    /// private key (wins over the files). Kept as text: a GObject would
+    /// make the settings bound to one thread.
+    pub tls_certificate: Option<(String, String)>,
+    /// Channel names ("main", "display", …, or "all") that accept TLS
+    /// links only.
+    pub secure_channels: Vec<String>,
 }
 
 impl Default for Settings {
@@ -54,6 +67,12 @@ impl Default for Settings {
             stream_min_area: stream::DEFAULT_MIN_AREA,
             stream_timeout: stream::DEFAULT_TIMEOUT_MS,
             max_clients: 0,
+            x509_cert_file: None,
+            x509_key_file: None,
+            x509_key_password: None,
+            x509_cacert_file: None,
+            tls_certificate: None,
+            secure_channels: Vec::new(),
         }
     }
 }
@@ -73,6 +92,32 @@ impl Settings {
     /// The session UUID's 16 bytes, if one is set.
     pub fn uuid_bytes(&self) -> Option<[u8; 16]> {
         self.uuid.as_deref().and_then(parse_uuid)
+    }
+}
+
+/// The SPICE channel type a `secure-channels` name means (`Some(None)`:
+/// every channel), as spice-server's channel security names them.
+pub fn channel_type_by_name(name: &str) -> Option<Option<u8>> {
+    use crate::protocol::constants::channel;
+    Some(Some(match name {
+        "all" | "default" => return Some(None),
+        "main" => channel::MAIN,
+        "display" => channel::DISPLAY,
+        "inputs" => channel::INPUTS,
+        "cursor" => channel::CURSOR,
+        "playback" => channel::PLAYBACK,
+        "record" => channel::RECORD,
+        _ => return None,
+    }))
+}
+
+impl Settings {
+    /// Whether a channel of this type accepts TLS links only.
+    pub fn requires_tls(&self, channel_type: u8) -> bool {
+        self.secure_channels
+            .iter()
+            .filter_map(|n| channel_type_by_name(n))
+            .any(|t| t.is_none_or(|t| t == channel_type))
     }
 }
 
@@ -192,6 +237,58 @@ impl super::imp::Server {
 
     pub(super) fn set_max_clients(&self, value: u32) {
         self.update("max-clients", |s| s.max_clients = value);
+    }
+
+    pub(super) fn set_x509_cert_file(&self, value: Option<String>) {
+        self.update("x509-cert-file", |s| s.x509_cert_file = value);
+    }
+
+    pub(super) fn set_x509_key_file(&self, value: Option<String>) {
+        self.update("x509-key-file", |s| s.x509_key_file = value);
+    }
+
+    pub(super) fn set_x509_key_password(&self, value: Option<String>) {
+        // Write-only: nothing to notify.
+        lock(&self.settings).x509_key_password = value;
+    }
+
+    pub(super) fn set_x509_cacert_file(&self, value: Option<String>) {
+        self.update("x509-cacert-file", |s| s.x509_cacert_file = value);
+    }
+
+    pub(super) fn set_tls_certificate(&self, value: Option<gio::TlsCertificate>) {
+        let pem = match value {
+            None => None,
+            Some(certificate) => {
+                let cert = certificate.property::<Option<String>>("certificate-pem");
+                let key = certificate.property::<Option<String>>("private-key-pem");
+                match (cert, key) {
+                    (Some(cert), Some(key)) => Some((cert, key)),
+                    _ => {
+                        red_warning!(
+                            "RedServer: ignoring a tls-certificate without its private key"
+                        );
+                        return;
+                    }
+                }
+            }
+        };
+        self.update("tls-certificate", |s| s.tls_certificate = pem);
+    }
+
+    /// The `tls-certificate` as a `GTlsCertificate` (made anew from its PEM).
+    pub(super) fn tls_certificate(&self) -> Option<gio::TlsCertificate> {
+        let (cert, key) = lock(&self.settings).tls_certificate.clone()?;
+        gio::TlsCertificate::from_pem(&format!("{cert}\n{key}")).ok()
+    }
+
+    pub(super) fn set_secure_channels(&self, value: glib::StrV) {
+        let names: Vec<String> = value.iter().map(|n| n.to_string()).collect();
+        if let Some(unknown) = names.iter().find(|n| channel_type_by_name(n).is_none()) {
+            red_warning!("RedServer: ignoring secure-channels, {unknown:?} is no channel name");
+            return;
+        }
+        self.update("secure-channels", |s| s.secure_channels = names);
     }
 }
 

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
+
+use glib::prelude::*;
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -14,6 +16,8 @@ use redspice::protocol::{Caps, HeaderKind};
 /// Runs a server on its own thread and main context.
 pub struct ServerThread {
     pub port: u16,
+    /// The TLS port, when the server has one.
+    pub tls_port: Option<u16>,
     stop: Option<glib::MainLoop>,
     released: std::sync::mpsc::Sender<()>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -50,7 +54,9 @@ impl ServerThread {
                         },
                     );
                     drawing.attach(Some(&context));
-                    tx.send((server.port() as u16, main_loop.clone())).unwrap();
+                    let tls_port = u16::try_from(server.property::<i32>("tls-port")).ok();
+                    tx.send((server.port() as u16, tls_port, main_loop.clone()))
+                        .unwrap();
                     main_loop.run();
                     drawing.destroy();
                     // The context must end on this thread: wait until the
@@ -61,9 +67,10 @@ impl ServerThread {
                 })
                 .unwrap();
         });
-        let (port, stop) = rx.recv().unwrap();
+        let (port, tls_port, stop) = rx.recv().unwrap();
         ServerThread {
             port,
+            tls_port,
             stop: Some(stop),
             released,
             thread: Some(thread),

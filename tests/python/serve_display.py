@@ -16,7 +16,8 @@ Options (command line first, then the environment variable in brackets):
 
 Protocol. Once listening it prints one line
 
-  {"event": "ready", "port": N, "pid": P, "displays": [[w, h], ...]}
+  {"event": "ready", "port": N, "tls_port": N or -1, "pid": P,
+   "displays": [[w, h], ...]}
 
 then reads one JSON object per line on stdin. Each has a "cmd" and an
 optional "id" (echoed back) and "display" (index, default 0), and is
@@ -105,6 +106,12 @@ def parse_args(argv):
     p.add_argument(
         "--max-clients", type=int, default=int(env.get("REDSPICE_TEST_MAX_CLIENTS", "0"))
     )
+    # TLS: a port (0 picks one), the certificate and key files, and the
+    # channels that take TLS links only.
+    p.add_argument("--tls-port", type=int, default=-1)
+    p.add_argument("--x509-cert-file")
+    p.add_argument("--x509-key-file")
+    p.add_argument("--secure-channel", action="append", default=[])
     args = p.parse_args(argv)
     if args.display is None:
         spec = env.get("REDSPICE_TEST_DISPLAYS", "320x240")
@@ -118,6 +125,11 @@ class Server:
         self.server = Red.Server(port=0, address=args.address)
         if args.max_clients:
             self.server.props.max_clients = args.max_clients
+        if args.tls_port >= 0:
+            self.server.props.tls_port = args.tls_port
+            self.server.props.x509_cert_file = args.x509_cert_file
+            self.server.props.x509_key_file = args.x509_key_file
+            self.server.props.secure_channels = args.secure_channel
         if args.image_compression:
             self.server.props.image_compression = {
                 "off": Red.ImageCompression.OFF,
@@ -196,6 +208,7 @@ class Server:
             {
                 "event": "ready",
                 "port": self.server.get_port(),
+                "tls_port": self.server.props.tls_port,
                 "pid": os.getpid(),
                 "displays": [[d.get_width(), d.get_height()] for d in self.displays],
                 "t": time.monotonic(),

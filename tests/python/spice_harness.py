@@ -136,6 +136,7 @@ class ServerProcess:
             raise ServerError("serve_display.py did not get ready in %.0f s%s" % (
                 self.start_timeout, self.diagnostics()))
         self.port = ready["port"]
+        self.tls_port = ready.get("tls_port", -1)
         self.pid = ready["pid"]
         self.displays = ready["displays"]
         return self
@@ -443,9 +444,13 @@ class SpiceClient:
 
     # -- connection --
 
-    def connect(self, host=HOST, port=None, password=None):
+    def connect(self, host=HOST, port=None, password=None, tls_port=None, ca_file=None):
         self.session.props.host = host
-        self.session.props.port = str(port)
+        if port is not None:
+            self.session.props.port = str(port)
+        if tls_port is not None:
+            self.session.props.tls_port = str(tls_port)
+            self.session.props.ca_file = ca_file
         if password is not None:
             self.session.props.password = password
         ok = Spice.Session.connect(self.session)

@@ -67,7 +67,7 @@ def test_start_twice_and_busy_port(server):
     assert str(server.props.port) in e.value.message
 
 
-def test_tls_port_is_refused_until_supported(server):
+def test_tls_port_without_a_certificate_is_refused(server):
     server.props.tls_port = 5931
     with pytest.raises(GLib.Error) as e:
         server.start()

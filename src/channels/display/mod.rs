@@ -30,6 +30,7 @@ use crate::model::channel_client::{new_channel_client, ChannelClient};
 use crate::model::client::Client;
 use crate::model::connection::{attach, ChannelProtocol, Outbox, Result};
 use crate::model::error::ConnectionError;
+use crate::model::transport::Transport;
 use crate::protocol::constants::{
     bitmap_flags, bitmap_fmt, cap, channel, image_compression, image_scale_mode, ropd,
     surface_flags, surface_fmt,
@@ -61,7 +62,7 @@ pub(crate) struct DisplayChannels {
 pub(crate) struct LinkedChannel {
     pub channel_type: u8,
     pub client: Client,
-    pub socket: socket2::Socket,
+    pub socket: Transport,
     /// Bytes the client sent right after its ticket.
     pub input: Vec<u8>,
     pub common_caps: Caps,
