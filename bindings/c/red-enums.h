@@ -67,6 +67,8 @@ GType red_auth_mode_get_type (void);
  * @RED_IMAGE_COMPRESSION_OFF: uncompressed bitmaps
  * @RED_IMAGE_COMPRESSION_AUTO: LZ4 for clients that support it
  * @RED_IMAGE_COMPRESSION_LZ4: LZ4 (uncompressed for clients without it)
+ * @RED_IMAGE_COMPRESSION_LZ: SPICE's LZ, which every client decodes
+ *   (uncompressed where LZ would be larger)
  *
  * Lossless compression of drawing updates.
  */
@@ -74,6 +76,7 @@ typedef enum {
   RED_IMAGE_COMPRESSION_OFF = 0,
   RED_IMAGE_COMPRESSION_AUTO = 1,
   RED_IMAGE_COMPRESSION_LZ4 = 2,
+  RED_IMAGE_COMPRESSION_LZ = 3,
 } RedImageCompression;
 
 GType red_image_compression_get_type (void);

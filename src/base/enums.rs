@@ -62,6 +62,10 @@ pub enum ImageCompression {
     /// LZ4 (falls back to uncompressed for clients without LZ4).
     #[enum_value(name = "RED_IMAGE_COMPRESSION_LZ4", nick = "lz4")]
     Lz4 = 2,
+    /// SPICE's LZ, which every client decodes; uncompressed where LZ would
+    /// be larger.
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_LZ", nick = "lz")]
+    Lz = 3,
 }
 
 /// When regions become video streams.

@@ -21,6 +21,8 @@ use glib::prelude::*;
 use crate::base::enums::ImageCompression;
 use crate::base::sync::lock;
 use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
+use crate::display::codecs::lz::LzEncoder;
+use crate::display::codecs::{ImageType, Pixels};
 use crate::display::encoder::VideoCodec;
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
@@ -80,8 +82,31 @@ pub(crate) struct DisplayProtocol {
     surface: Option<(u32, u32)>,
     /// A MARK is due once the first full image is out.
     mark_due: bool,
-    lz4: bool,
+    codec: ImageCodec,
+    /// Made on the first LZ image.
+    lz: Option<Box<LzEncoder>>,
     monitors_config: bool,
+}
+
+/// How this client's drawing updates are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ImageCodec {
+    Raw,
+    Lz4,
+    Lz,
+}
+
+impl ImageCodec {
+    /// The codec for `compression`, given whether the client decodes LZ4
+    /// (every client decodes LZ: it needs no capability).
+    fn choose(compression: ImageCompression, lz4_cap: bool) -> Self {
+        match compression {
+            ImageCompression::Off => ImageCodec::Raw,
+            ImageCompression::Auto | ImageCompression::Lz4 if lz4_cap => ImageCodec::Lz4,
+            ImageCompression::Auto | ImageCompression::Lz4 => ImageCodec::Raw,
+            ImageCompression::Lz => ImageCodec::Lz,
+        }
+    }
 }
 
 impl DisplayProtocol {
@@ -97,8 +122,8 @@ impl DisplayProtocol {
             pending: Region::new(),
             surface: None,
             mark_due: false,
-            lz4: compression != ImageCompression::Off
-                && channel_caps.has(cap::display::LZ4_COMPRESSION),
+            codec: ImageCodec::choose(compression, channel_caps.has(cap::display::LZ4_COMPRESSION)),
+            lz: None,
             monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
         }
     }
@@ -194,21 +219,38 @@ impl DisplayProtocol {
             })?;
             return Ok(true);
         }
-        let lz4_payload;
-        let data = if self.lz4 {
-            // 24-bit rows: the unused fourth byte would cost a quarter of
-            // the bytes on content LZ4 cannot shrink (gradients, photos).
-            let block = lz4_flex::block::compress(&pack_bgr24(bytes));
-            lz4_payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
-                .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
-            ImageData::Lz4(&lz4_payload)
-        } else {
-            ImageData::Bitmap {
-                format: bitmap_fmt::BIT32,
-                flags: bitmap_flags::TOP_DOWN,
-                stride: rect.width * 4,
-                pixels: &bytes,
+        let payload;
+        let data = match self.codec {
+            ImageCodec::Lz4 => {
+                // 24-bit rows: the unused fourth byte would cost a quarter
+                // of the bytes on content LZ4 cannot shrink (gradients,
+                // photos).
+                let block = lz4_flex::block::compress(&pack_bgr24(bytes));
+                payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
+                    .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
+                ImageData::Lz4(&payload)
             }
+            ImageCodec::Lz => {
+                let image = Pixels {
+                    kind: ImageType::Rgb32,
+                    width: rect.width,
+                    height: rect.height,
+                    stride: rect.width as usize * 4,
+                    data: &bytes,
+                };
+                let mut encoded = Vec::new();
+                let encoder = self.lz.get_or_insert_with(Default::default);
+                // Where LZ does not shrink the image, the bitmap goes, as
+                // spice-server does (an error cannot happen for a band of
+                // the surface, but would also mean a bitmap).
+                if encoder.encode(&image, &mut encoded).is_ok() && encoded.len() < bytes.len() {
+                    payload = encoded;
+                    ImageData::LzRgb(&payload)
+                } else {
+                    bitmap(rect, &bytes)
+                }
+            }
+            ImageCodec::Raw => bitmap(rect, &bytes),
         };
         out.send(&DrawCopy {
             base: base(rect),
@@ -238,6 +280,16 @@ fn base(rect: Rect) -> DisplayBase<'static> {
             rect.height as i32,
         ),
         clip: Clip::None,
+    }
+}
+
+/// An uncompressed image of a band of x8r8g8b8 pixels.
+fn bitmap(rect: Rect, pixels: &[u8]) -> ImageData<'_> {
+    ImageData::Bitmap {
+        format: bitmap_fmt::BIT32,
+        flags: bitmap_flags::TOP_DOWN,
+        stride: rect.width * 4,
+        pixels,
     }
 }
 
@@ -298,9 +350,12 @@ impl ChannelProtocol for DisplayProtocol {
             ClientMessage::Display(DisplayClientMessage::PreferredCompression {
                 image_compression,
             }) => {
-                // OFF keeps bitmaps; anything else may use LZ4 if offered.
-                if image_compression == image_compression::OFF {
-                    self.lz4 = false;
+                // OFF and LZ are honoured; the rest keeps the server's
+                // choice.
+                match image_compression {
+                    image_compression::OFF => self.codec = ImageCodec::Raw,
+                    image_compression::LZ => self.codec = ImageCodec::Lz,
+                    _ => {}
                 }
                 Ok(())
             }
@@ -481,6 +536,17 @@ pub(crate) fn connect(channels: &DisplayChannels, linked: LinkedChannel) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_codec_follows_the_setting_and_lz4_cap() {
+        use ImageCompression as C;
+        assert_eq!(ImageCodec::choose(C::Off, true), ImageCodec::Raw);
+        assert_eq!(ImageCodec::choose(C::Auto, true), ImageCodec::Lz4);
+        assert_eq!(ImageCodec::choose(C::Auto, false), ImageCodec::Raw);
+        assert_eq!(ImageCodec::choose(C::Lz4, false), ImageCodec::Raw);
+        // LZ needs no capability: spice-common's decoder is always there.
+        assert_eq!(ImageCodec::choose(C::Lz, false), ImageCodec::Lz);
+    }
 
     #[test]
     fn pack_bgr24_drops_the_fourth_byte() {
