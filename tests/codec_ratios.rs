@@ -12,6 +12,7 @@
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
+use redspice::display::codecs::glz::GlzDictionary;
 use redspice::display::codecs::lz::LzEncoder;
 use redspice::display::codecs::{ImageType, Pixels};
 
@@ -444,11 +445,48 @@ impl Codec for Lz {
     }
 }
 
+/// GLZ with spice-gtk's default window (12 MiB of pixels); images it
+/// cannot take (larger than the window) go as LZ, as in the channel.
+struct Glz(GlzDictionary, LzEncoder, Vec<u8>);
+impl Codec for Glz {
+    fn name(&self) -> &'static str {
+        "glz"
+    }
+    fn encode(&mut self, width: u32, height: u32, bytes: &[u8]) -> usize {
+        self.2.clear();
+        let image = Pixels {
+            kind: ImageType::Rgb32,
+            width,
+            height,
+            stride: width as usize * 4,
+            data: bytes,
+        };
+        match self.0.encode(&image, &mut self.2) {
+            Ok(id) if self.2.len() >= bytes.len() => {
+                // a bitmap goes instead; the image leaves the dictionary
+                self.0.forget(id);
+                bytes.len()
+            }
+            Ok(_) => self.2.len(),
+            Err(_) => {
+                self.2.clear();
+                self.1.encode(&image, &mut self.2).unwrap();
+                self.2.len().min(bytes.len())
+            }
+        }
+    }
+}
+
 fn codecs() -> Vec<Box<dyn Codec>> {
     vec![
         Box::new(Raw),
         Box::new(Lz4),
         Box::new(Lz(LzEncoder::new(), Vec::new())),
+        Box::new(Glz(
+            GlzDictionary::new(12 << 20 >> 2),
+            LzEncoder::new(),
+            Vec::new(),
+        )),
     ]
 }
 

@@ -87,23 +87,24 @@ pub(super) const ALPHA_STREAM: StreamKind = StreamKind {
     min_far: 5,
 };
 
-/// The hash-table slot of the 3 units from `at` on, if there are 3.
-pub(super) fn hash_at<U: Unit>(px: &[U], at: usize) -> Option<usize> {
+/// The slot, in a table of `1 << bits`, of the 3 units from `at` on, if
+/// there are 3.
+pub(super) fn hash_at<U: Unit>(px: &[U], at: usize, bits: u32) -> Option<usize> {
     match px.get(at..)? {
         [a, b, c, ..] => {
             let h = a.key().wrapping_mul(0x9e37_79b1)
                 ^ b.key().wrapping_mul(0x85eb_ca77).rotate_left(11)
                 ^ c.key().wrapping_mul(0xc2b2_ae3d).rotate_left(22);
-            Some((h >> (32 - HASH_BITS)) as usize)
+            Some(h.checked_shr(32u32.saturating_sub(bits)).unwrap_or(0) as usize)
         }
         _ => None,
     }
 }
 
-const INSERT_TAIL: usize = 64;
+/// How many of a copy's last positions enter the table.
+pub(super) const INSERT_TAIL: usize = 64;
 
-/// Size of a table for [`hash_at`].
-pub(super) const HASH_SIZE: usize = 1 << HASH_BITS;
+const HASH_SIZE: usize = 1 << HASH_BITS;
 
 /// How many units from `earlier` on equal those from `later` on. The two
 /// may overlap: the decoder copies unit by unit, so what a copy writes is
@@ -156,7 +157,7 @@ fn compress<U: Unit>(px: &[U], kind: &StreamKind, table: &mut [u32], out: &mut V
     table.fill(0);
     let mut literals_from = 0;
     let mut at = 0;
-    while let Some(slot) = hash_at(px, at) {
+    while let Some(slot) = hash_at(px, at, HASH_BITS) {
         let (mut len, mut distance) = (0, 0);
         if let Some(prev) = at.checked_sub(1) {
             if px.get(prev) == px.get(at) {
@@ -192,7 +193,7 @@ fn compress<U: Unit>(px: &[U], kind: &StreamKind, table: &mut [u32], out: &mut V
         let end = at.saturating_add(len);
         // The copy's last positions start the likeliest next matches.
         for p in end.saturating_sub(INSERT_TAIL).max(at.saturating_add(1))..end {
-            if let Some(entry) = hash_at(px, p).and_then(|s| table.get_mut(s)) {
+            if let Some(entry) = hash_at(px, p, HASH_BITS).and_then(|s| table.get_mut(s)) {
                 *entry = p.saturating_add(1) as u32;
             }
         }
@@ -267,27 +268,8 @@ pub fn encode(image: &Pixels<'_>) -> Result<Vec<u8>, ImageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::display::codecs::test_decoder;
+    use crate::display::codecs::test_decoder::{self, expected};
     use rand::{Rng, SeedableRng};
-
-    /// What the client's decoder must produce from `image`: B, G, R and 0
-    /// (RGB24, RGB32) or alpha (RGBA) per pixel.
-    fn expected(image: &Pixels<'_>) -> Vec<u8> {
-        let bpp = image.kind.bytes_per_pixel();
-        let mut out = Vec::new();
-        for y in 0..image.height as usize {
-            let row = &image.data[y * image.stride..][..image.width as usize * bpp];
-            for p in row.chunks_exact(bpp) {
-                let a = if image.kind == ImageType::Rgba {
-                    p[3]
-                } else {
-                    0
-                };
-                out.extend_from_slice(&[p[0], p[1], p[2], a]);
-            }
-        }
-        out
-    }
 
     /// Encodes, decodes with the test decoder, compares; the encoded size.
     fn round_trip(kind: ImageType, width: u32, height: u32, stride: usize, data: &[u8]) -> usize {

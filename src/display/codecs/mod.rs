@@ -3,6 +3,8 @@
 //!
 //! * [`lz`]: LZ_RGB images, decoded by spice-common's `lz.c` (spice-gtk
 //!   links it as its canvas decoder).
+//! * [`glz`]: GLZ_RGB images, LZ with copies from earlier images of a
+//!   dictionary the client keeps (spice-gtk's `decode-glz.c`).
 //!
 //! Encoders never panic, whatever the sizes they are given: clippy denies
 //! indexing, unchecked arithmetic and unwrapping here outside tests, and
@@ -23,6 +25,7 @@
     )
 )]
 
+pub mod glz;
 pub mod lz;
 
 #[cfg(test)]
