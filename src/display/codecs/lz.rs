@@ -34,7 +34,14 @@ const NEAR_DISTANCE: usize = 8191;
 const MAX_DISTANCE: usize = NEAR_DISTANCE + 65536;
 
 /// Positions remembered, by a hash of the 3 pixels there.
-const HASH_BITS: u32 = 15;
+const HASH_BITS: u32 = 14;
+
+/// After `1 << SKIP_SHIFT` pixels without a copy, every other pixel is
+/// looked at, and so on.
+pub(super) const SKIP_SHIFT: u32 = 5;
+/// At most this many pixels are skipped at a time: GLZ finds later images'
+/// copies only at positions it looked at.
+pub(super) const MAX_SKIP: usize = 7;
 
 /// What one stream encodes pixel by pixel.
 pub(super) trait Unit: Copy + Eq {
@@ -157,6 +164,7 @@ fn compress<U: Unit>(px: &[U], kind: &StreamKind, table: &mut [u32], out: &mut V
     table.fill(0);
     let mut literals_from = 0;
     let mut at = 0;
+    let mut misses = 0usize;
     while let Some(slot) = hash_at(px, at, HASH_BITS) {
         let (mut len, mut distance) = (0, 0);
         if let Some(prev) = at.checked_sub(1) {
@@ -185,9 +193,13 @@ fn compress<U: Unit>(px: &[U], kind: &StreamKind, table: &mut [u32], out: &mut V
             kind.min_far
         };
         if distance == 0 || len < min {
-            at = at.saturating_add(1);
+            // Where nothing matches for long (photos, noise), look less
+            // and less often: the skipped pixels go as literals anyway.
+            misses = misses.saturating_add(1);
+            at = at.saturating_add((misses >> SKIP_SHIFT).min(MAX_SKIP).saturating_add(1));
             continue;
         }
+        misses = 0;
         put_literals(px.get(literals_from..at).unwrap_or_default(), out);
         put_copy(len.saturating_sub(kind.len_bias), distance, out);
         let end = at.saturating_add(len);
