@@ -11,6 +11,8 @@ import pytest
 
 from spice_harness import (  # noqa: F401 - fixtures are used by name
     CHANNEL_DISPLAY,
+    HOST,
+    SpiceClient,
     per_test_time_limit,
     random_pixels,
     res,
@@ -88,7 +90,7 @@ def scripted_sequence(server, clients, seed=1234, display=0):
     check("shrink to 160x120 and redraw")
 
 
-@pytest.mark.parametrize("compression", ["off", "auto", "lz"])
+@pytest.mark.parametrize("compression", ["off", "auto", "lz", "glz"])
 def test_display_sequence_one_client(res, compression):
     server = res.server(displays=[(320, 240)], image_compression=compression)
     client = res.client(server)
@@ -124,7 +126,7 @@ def gradient_pixels(rng, w, h):
     return bytes(data)
 
 
-@pytest.mark.parametrize("compression", ["auto", "lz"])
+@pytest.mark.parametrize("compression", ["auto", "lz", "glz"])
 def test_compressible_content_exact_and_compressed(res, compression):
     """Text, gradients and repeated blocks, as the real client decodes them:
     exact, and in far fewer bytes than the bitmaps."""
@@ -156,6 +158,57 @@ def test_compressible_content_exact_and_compressed(res, compression):
     got = channel.props.total_read_bytes - before
     # the noisy block is a 1/8 of the band, everything else compresses
     assert got < raw / 3, "%s: %d bytes read for %d bytes of bitmaps" % (compression, got, raw)
+
+
+def test_glz_window_wraps_around(res):
+    """Many images through a small GLZ window, tiles coming back after they
+    left it: the client must stay exact (a copy from an image it dropped
+    would show), and images seen before must cost little."""
+    W, H = 256, 192
+    server = res.server(displays=[(W, H)], image_compression="glz")
+    client = SpiceClient()
+    # 64 Ki pixels: about eight 96x80 tiles; the first (whole) image is
+    # larger and goes as LZ
+    client.session.props.glz_window_size = 4 * 65536
+    client.connect(HOST, server.port)
+    client.wait_ready(displays=1, server=server)
+    res.add_client(client)
+    wait_client_matches(client, server, 0, what="initial surface")
+    channel = client.displays[0].channel
+    rng = random.Random(11)
+    # 6 tiles, 8 in the window: most come back while still in it, some
+    # after they left it
+    tiles = [random_pixels(rng, 96, 80, random_x=False) for _ in range(6)]
+    before = channel.props.total_read_bytes
+    count = 80
+    for n in range(count):
+        x, y = rng.randrange(0, W - 96), rng.randrange(0, H - 80)
+        server.draw(x, y, 96, 80, tiles[rng.randrange(len(tiles))])
+        # one image per tile
+        wait_client_matches(client, server, 0, what="after %d tiles" % (n + 1))
+    got = channel.props.total_read_bytes - before
+    literal = count * 96 * 80 * 3
+    # tiles of noise: only copies from earlier images make them cheap
+    assert got < literal / 2, "%d bytes read for %d tiles of %d bytes" % (
+        got, count, 96 * 80 * 3)
+
+
+@pytest.mark.parametrize("compression", ["lz", "glz"])
+def test_two_displays_share_one_client(res, compression):
+    """Two displays (two worker threads, two display channels) of one
+    client: with GLZ they share the client's one dictionary and window."""
+    server = res.server(displays=[(200, 150), (200, 150)], image_compression=compression)
+    client = res.client(server)
+    rng = random.Random(13)
+    tile = random_pixels(rng, 64, 64, random_x=False)
+    for n in range(40):
+        d = n % 2
+        server.draw(rng.randrange(0, 136), rng.randrange(0, 86), 64, 64, tile, display=d)
+        server.draw(rng.randrange(0, 180), rng.randrange(0, 130), 20, 20,
+                    random_pixels(rng, 20, 20), display=1 - d)
+        if n % 8 == 7:
+            wait_client_matches(client, server, 0, what="display 0, round %d" % n)
+            wait_client_matches(client, server, 1, what="display 1, round %d" % n)
 
 
 @time_limit(150)
