@@ -496,7 +496,12 @@ struct Totals {
     time: Duration,
 }
 
-fn measure(w: usize, h: usize, frames: usize) -> Vec<(String, Vec<(&'static str, Totals)>)> {
+fn measure(
+    w: usize,
+    h: usize,
+    frames: usize,
+    runs: usize,
+) -> Vec<(String, Vec<(&'static str, Totals)>)> {
     let mut results = Vec::new();
     for mut wl in workloads(w, h) {
         let mut surface = Surface::new(w, h);
@@ -511,20 +516,27 @@ fn measure(w: usize, h: usize, frames: usize) -> Vec<(String, Vec<(&'static str,
                 }
             }
         }
-        let mut rows = Vec::new();
-        for mut codec in codecs() {
-            let start = Instant::now();
-            let mut totals = Totals {
-                input: 0,
-                output: 0,
-                time: Duration::ZERO,
-            };
-            for (bw, bh, bytes) in &bands {
-                totals.input += bytes.len();
-                totals.output += codec.encode(*bw, *bh, bytes);
+        let mut rows: Vec<(&'static str, Totals)> = Vec::new();
+        // The best of `runs` passes, each with fresh codecs (GLZ's
+        // dictionary starts empty): the machine may be busy.
+        for _ in 0..runs {
+            for (i, mut codec) in codecs().into_iter().enumerate() {
+                let start = Instant::now();
+                let mut totals = Totals {
+                    input: 0,
+                    output: 0,
+                    time: Duration::ZERO,
+                };
+                for (bw, bh, bytes) in &bands {
+                    totals.input += bytes.len();
+                    totals.output += codec.encode(*bw, *bh, bytes);
+                }
+                totals.time = start.elapsed();
+                match rows.get_mut(i) {
+                    Some((_, best)) => best.time = best.time.min(totals.time),
+                    None => rows.push((codec.name(), totals)),
+                }
             }
-            totals.time = start.elapsed();
-            rows.push((codec.name(), totals));
         }
         results.push((wl.name().to_string(), rows));
     }
@@ -533,7 +545,7 @@ fn measure(w: usize, h: usize, frames: usize) -> Vec<(String, Vec<(&'static str,
 
 #[test]
 fn harness_runs_on_small_frames() {
-    for (name, rows) in measure(640, 480, 2) {
+    for (name, rows) in measure(640, 480, 2, 1) {
         let raw = rows[0].1.output;
         assert!(raw > 0, "{name}");
         for (codec, t) in &rows {
@@ -546,19 +558,26 @@ fn harness_runs_on_small_frames() {
 #[ignore = "figures for the report: run in release mode"]
 fn codec_ratios() {
     let (w, h, frames) = (1280, 720, 30);
-    println!("{w}x{h}, {frames} frames per workload; ratio = raw 32-bit bytes / encoded bytes");
+    println!("{w}x{h}, {frames} frames per workload; ratio = raw 32-bit bytes / encoded bytes;");
+    println!("MB/s of raw 32-bit input, best of 5 passes");
     println!(
         "{:<8} {:<8} {:>12} {:>8} {:>10}",
         "workload", "codec", "bytes", "ratio", "MB/s"
     );
-    for (name, rows) in measure(w, h, frames) {
+    for (name, rows) in measure(w, h, frames, 5) {
         for (codec, t) in rows {
-            let mbs = t.input as f64 / 1e6 / t.time.as_secs_f64().max(1e-9);
+            let mbs = if codec == "raw" {
+                "-".to_string()
+            } else {
+                format!(
+                    "{:.0}",
+                    t.input as f64 / 1e6 / t.time.as_secs_f64().max(1e-9)
+                )
+            };
             println!(
-                "{name:<8} {codec:<8} {:>12} {:>8.2} {:>10.0}",
+                "{name:<8} {codec:<8} {:>12} {:>8.2} {mbs:>10}",
                 t.output,
                 t.input as f64 / t.output.max(1) as f64,
-                mbs
             );
         }
     }
