@@ -370,3 +370,34 @@ fn server_start_picks_a_port_and_refuses_twice() {
         assert!(!server.is_running());
     });
 }
+
+#[test]
+fn a_clients_shared_state_is_one_per_type_and_id() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    with_main_context(|_| {
+        let server = Server::new();
+        let client = Client::new(9, None, server.main_core(), server.main_dispatcher());
+        let a = client.shared(1, || AtomicU32::new(5));
+        a.store(6, Ordering::SeqCst);
+        // the second asker gets the first one's state, not its own
+        let b = client.shared(1, || AtomicU32::new(0));
+        assert!(Arc::ptr_eq(&a, &b));
+        let other_id = client.shared(2, || AtomicU32::new(7));
+        assert_eq!(other_id.load(Ordering::SeqCst), 7);
+        let other_type = client.shared(1, || String::from("x"));
+        assert_eq!(*other_type, "x");
+        let shared_from_another_thread = {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                client
+                    .shared(1, || AtomicU32::new(0))
+                    .load(Ordering::SeqCst)
+            })
+            .join()
+            .unwrap()
+        };
+        assert_eq!(shared_from_another_thread, 6);
+        server.stop();
+    });
+}

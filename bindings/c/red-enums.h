@@ -67,6 +67,12 @@ GType red_auth_mode_get_type (void);
  * @RED_IMAGE_COMPRESSION_OFF: uncompressed bitmaps
  * @RED_IMAGE_COMPRESSION_AUTO: LZ4 for clients that support it
  * @RED_IMAGE_COMPRESSION_LZ4: LZ4 (uncompressed for clients without it)
+ * @RED_IMAGE_COMPRESSION_LZ: SPICE's LZ, which every client decodes
+ *   (uncompressed where LZ would be larger)
+ * @RED_IMAGE_COMPRESSION_GLZ: SPICE's GLZ, LZ with copies from the
+ *   client's recent images (a dictionary per client, of the window the
+ *   client offers); LZ until the client has announced its window, and for
+ *   images larger than it
  *
  * Lossless compression of drawing updates.
  */
@@ -74,6 +80,8 @@ typedef enum {
   RED_IMAGE_COMPRESSION_OFF = 0,
   RED_IMAGE_COMPRESSION_AUTO = 1,
   RED_IMAGE_COMPRESSION_LZ4 = 2,
+  RED_IMAGE_COMPRESSION_LZ = 3,
+  RED_IMAGE_COMPRESSION_GLZ = 4,
 } RedImageCompression;
 
 GType red_image_compression_get_type (void);

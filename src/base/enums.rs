@@ -62,6 +62,15 @@ pub enum ImageCompression {
     /// LZ4 (falls back to uncompressed for clients without LZ4).
     #[enum_value(name = "RED_IMAGE_COMPRESSION_LZ4", nick = "lz4")]
     Lz4 = 2,
+    /// SPICE's LZ, which every client decodes; uncompressed where LZ would
+    /// be larger.
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_LZ", nick = "lz")]
+    Lz = 3,
+    /// SPICE's GLZ: LZ with copies from the client's recent images (a
+    /// dictionary per client, of the window the client offers); LZ until
+    /// the client has announced its window, and for images larger than it.
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_GLZ", nick = "glz")]
+    Glz = 4,
 }
 
 /// When regions become video streams.

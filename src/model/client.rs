@@ -4,8 +4,9 @@
 //! RedClient::mcc → MainChannelClient, which here is a weak reference, so
 //! it never dangles (spice-server's plain pointer can).
 
+use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use glib::prelude::*;
 use glib::subclass::prelude::*;
@@ -48,8 +49,14 @@ pub mod imp {
         pub(crate) main_dispatcher: OnceLock<Dispatcher<MainMessage>>,
         /// Set once the destruction request is scheduled, so it happens once.
         pub(crate) disconnecting: AtomicBool,
+        /// What this client's channel clients share across threads, by
+        /// type and id (spice-server's per-client GLZ dictionaries).
+        pub(crate) shared: Mutex<Vec<SharedState>>,
         _live: Live<Client>,
     }
+
+    /// One piece of [`Client::shared`](super::Client::shared) state.
+    pub(crate) type SharedState = ((TypeId, u8), Arc<dyn Any + Send + Sync>);
 
     impl CountedClass for Client {
         const CLASS: crate::base::live_objects::Counted =
@@ -98,6 +105,24 @@ impl Client {
     /// The main channel client, while it exists.
     pub fn main_channel_client(&self) -> Option<ChannelClient> {
         self.imp().mcc.upgrade()
+    }
+
+    /// The state of type `T` and id `id` this client's channel clients
+    /// share, made by `make` for the first to ask; from any thread. The
+    /// model keeps it without knowing what it is, so the channels that use
+    /// it define it.
+    pub(crate) fn shared<T: Any + Send + Sync>(&self, id: u8, make: impl FnOnce() -> T) -> Arc<T> {
+        let key = (TypeId::of::<T>(), id);
+        let mut shared = lock(&self.imp().shared);
+        let found = shared
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, state)| Arc::clone(state).downcast::<T>().ok());
+        found.unwrap_or_else(|| {
+            let state = Arc::new(make());
+            shared.push((key, state.clone()));
+            state
+        })
     }
 
     /// Adds to RedClient::channels (owning); from the channel's thread.

@@ -2,7 +2,7 @@
 //! pointed to by DRAW_COPY's `src_bitmap`.
 //!
 //! Only what a from-scratch server sends is covered: uncompressed bitmaps
-//! (no palette), LZ4, JPEG, cache references and surface copies.
+//! (no palette), LZ, GLZ, LZ4, JPEG, cache references and surface copies.
 
 use super::constants::{bitmap_flags, image_type};
 use super::error::{ProtocolError, Result};
@@ -22,6 +22,14 @@ pub enum ImageData<'a> {
         stride: u32,
         pixels: &'a [u8],
     },
+    /// One LZ image (spice-common `lz.c` format: its own header with type,
+    /// size and top-down flag, then the stream), as spice.proto's
+    /// BinaryData: a `u32` size and the bytes. The client reads it as one
+    /// chunk.
+    LzRgb(&'a [u8]),
+    /// One GLZ image (spice-gtk `decode-glz.c` format), as LZ_RGB: a `u32`
+    /// size and the bytes.
+    GlzRgb(&'a [u8]),
     /// The LZ4 payload: top_down byte, bitmap_fmt byte, then big-endian
     /// length-prefixed raw LZ4 blocks (see [`lz4_image_payload`]).
     Lz4(&'a [u8]),
@@ -52,6 +60,8 @@ impl Image<'_> {
     pub fn image_type(&self) -> u8 {
         match self.data {
             ImageData::Bitmap { .. } => image_type::BITMAP,
+            ImageData::LzRgb(_) => image_type::LZ_RGB,
+            ImageData::GlzRgb(_) => image_type::GLZ_RGB,
             ImageData::Lz4(_) => image_type::LZ4,
             ImageData::Jpeg(_) => image_type::JPEG,
             ImageData::FromCache => image_type::FROM_CACHE,
@@ -96,6 +106,8 @@ impl Image<'_> {
                 w.u32(0); // palette pointer: none
                 w.bytes(pixels);
             }
+            ImageData::LzRgb(data) => sized_bytes(w, "lz data_size", data)?,
+            ImageData::GlzRgb(data) => sized_bytes(w, "glz data_size", data)?,
             ImageData::Lz4(data) => sized_bytes(w, "lz4 data_size", data)?,
             ImageData::Jpeg(data) => sized_bytes(w, "jpeg data_size", data)?,
             ImageData::FromCache | ImageData::FromCacheLossless => {}
@@ -195,6 +207,18 @@ mod tests {
         };
         assert_eq!(&enc(&img).unwrap()[18..], &[2, 0, 0, 0, 0xff, 0xd8]);
         assert_eq!(img.image_type(), 105);
+        let img = Image {
+            data: ImageData::LzRgb(&[0x20, 0x20]),
+            ..base
+        };
+        assert_eq!(img.image_type(), 101);
+        assert_eq!(&enc(&img).unwrap()[18..], &[2, 0, 0, 0, 0x20, 0x20]);
+        let img = Image {
+            data: ImageData::GlzRgb(&[0x20]),
+            ..base
+        };
+        assert_eq!(img.image_type(), 102);
+        assert_eq!(&enc(&img).unwrap()[18..], &[1, 0, 0, 0, 0x20]);
         let img = Image {
             data: ImageData::FromCacheLossless,
             ..base

@@ -21,12 +21,15 @@ use glib::prelude::*;
 use crate::base::enums::ImageCompression;
 use crate::base::sync::lock;
 use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
+use crate::display::codecs::glz::GlzDictionary;
+use crate::display::codecs::lz::LzEncoder;
+use crate::display::codecs::{ImageType, Pixels};
 use crate::display::encoder::VideoCodec;
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
 use crate::display::stream::Stream;
 use crate::display::surface::Rect;
-use crate::model::channel_client::{new_channel_client, ChannelClient};
+use crate::model::channel_client::{new_channel_client, ChannelClient, ChannelClientExt};
 use crate::model::client::Client;
 use crate::model::connection::{attach, ChannelProtocol, Outbox, Result};
 use crate::model::error::ConnectionError;
@@ -83,8 +86,38 @@ pub(crate) struct DisplayProtocol {
     surface: Option<(u32, u32)>,
     /// A MARK is due once the first full image is out.
     mark_due: bool,
-    lz4: bool,
+    codec: ImageCodec,
+    /// Made on the first LZ image.
+    lz: Option<Box<LzEncoder>>,
+    /// The GLZ dictionary id and window (pixels) of DISPLAY_INIT.
+    glz_init: Option<(u8, u32)>,
+    /// The client's GLZ dictionary, shared with its other display
+    /// channels (on other worker threads), once GLZ is in use.
+    glz: Option<Arc<Mutex<GlzDictionary>>>,
     monitors_config: bool,
+}
+
+/// How this client's drawing updates are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ImageCodec {
+    Raw,
+    Lz4,
+    Lz,
+    Glz,
+}
+
+impl ImageCodec {
+    /// The codec for `compression`, given whether the client decodes LZ4
+    /// (every client decodes LZ: it needs no capability).
+    fn choose(compression: ImageCompression, lz4_cap: bool) -> Self {
+        match compression {
+            ImageCompression::Off => ImageCodec::Raw,
+            ImageCompression::Auto | ImageCompression::Lz4 if lz4_cap => ImageCodec::Lz4,
+            ImageCompression::Auto | ImageCompression::Lz4 => ImageCodec::Raw,
+            ImageCompression::Lz => ImageCodec::Lz,
+            ImageCompression::Glz => ImageCodec::Glz,
+        }
+    }
 }
 
 impl DisplayProtocol {
@@ -100,8 +133,10 @@ impl DisplayProtocol {
             pending: Region::new(),
             surface: None,
             mark_due: false,
-            lz4: compression != ImageCompression::Off
-                && channel_caps.has(cap::display::LZ4_COMPRESSION),
+            codec: ImageCodec::choose(compression, channel_caps.has(cap::display::LZ4_COMPRESSION)),
+            lz: None,
+            glz_init: None,
+            glz: None,
             monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
         }
     }
@@ -197,35 +232,49 @@ impl DisplayProtocol {
             })?;
             return Ok(true);
         }
-        let lz4_payload;
-        let data = if self.lz4 {
-            // 24-bit rows: the unused fourth byte would cost a quarter of
-            // the bytes on content LZ4 cannot shrink (gradients, photos).
-            let block = lz4_flex::block::compress(&pack_bgr24(bytes));
-            lz4_payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
-                .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
-            ImageData::Lz4(&lz4_payload)
-        } else {
-            ImageData::Bitmap {
-                format: bitmap_fmt::BIT32,
-                flags: bitmap_flags::TOP_DOWN,
-                stride: rect.width * 4,
-                pixels: &bytes,
+        let mut payload = Vec::new();
+        let data = match self.codec {
+            ImageCodec::Lz4 => {
+                // 24-bit rows: the unused fourth byte would cost a quarter
+                // of the bytes on content LZ4 cannot shrink (gradients,
+                // photos).
+                let block = lz4_flex::block::compress(&pack_bgr24(bytes));
+                payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
+                    .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
+                ImageData::Lz4(&payload)
             }
-        };
-        out.send(&DrawCopy {
-            base: base(rect),
-            image: Image {
-                id: 0,
-                flags: 0,
-                width: rect.width,
-                height: rect.height,
-                data,
+            ImageCodec::Glz => match self.glz.clone() {
+                Some(dictionary) => {
+                    // Held until the image is queued: ids must reach the
+                    // client in the order the dictionary gave them, with
+                    // none missing (see `codecs::glz`).
+                    let mut dictionary = lock(&dictionary);
+                    match dictionary.encode(&rgb32(rect, &bytes), &mut payload) {
+                        Ok(id) if payload.len() < bytes.len() => {
+                            let sent = out.send(&draw_copy(rect, ImageData::GlzRgb(&payload)));
+                            if sent.is_err() {
+                                dictionary.forget(id);
+                            }
+                            sent?;
+                            return Ok(true);
+                        }
+                        Ok(id) => {
+                            // Noise: the bitmap is smaller, and the image
+                            // leaves the dictionary unsent.
+                            dictionary.forget(id);
+                            bitmap(rect, &bytes)
+                        }
+                        // Larger than the window: LZ.
+                        Err(_) => lz_image(&mut self.lz, rect, &bytes, &mut payload),
+                    }
+                }
+                // No DISPLAY_INIT (or no window) yet: LZ meanwhile.
+                None => lz_image(&mut self.lz, rect, &bytes, &mut payload),
             },
-            src_area: crate::protocol::Rect::from_xywh(0, 0, rect.width as i32, rect.height as i32),
-            rop_descriptor: ropd::OP_PUT,
-            scale_mode: image_scale_mode::INTERPOLATE,
-        })?;
+            ImageCodec::Lz => lz_image(&mut self.lz, rect, &bytes, &mut payload),
+            ImageCodec::Raw => bitmap(rect, &bytes),
+        };
+        out.send(&draw_copy(rect, data))?;
         Ok(true)
     }
 }
@@ -241,6 +290,61 @@ fn base(rect: Rect) -> DisplayBase<'static> {
             rect.height as i32,
         ),
         clip: Clip::None,
+    }
+}
+
+/// A DRAW_COPY of an image of `rect`'s size to `rect`.
+fn draw_copy(rect: Rect, data: ImageData<'_>) -> DrawCopy<'_> {
+    DrawCopy {
+        base: base(rect),
+        image: Image {
+            id: 0,
+            flags: 0,
+            width: rect.width,
+            height: rect.height,
+            data,
+        },
+        src_area: crate::protocol::Rect::from_xywh(0, 0, rect.width as i32, rect.height as i32),
+        rop_descriptor: ropd::OP_PUT,
+        scale_mode: image_scale_mode::INTERPOLATE,
+    }
+}
+
+/// A band of the surface as the codecs take it.
+fn rgb32(rect: Rect, bytes: &[u8]) -> Pixels<'_> {
+    Pixels {
+        kind: ImageType::Rgb32,
+        width: rect.width,
+        height: rect.height,
+        stride: rect.width as usize * 4,
+        data: bytes,
+    }
+}
+
+/// An LZ image of a band into `payload`, or the bitmap where LZ does not
+/// shrink it, as spice-server does (an error cannot happen for a band of
+/// the surface, but would also mean a bitmap).
+fn lz_image<'a>(
+    encoder: &mut Option<Box<LzEncoder>>,
+    rect: Rect,
+    bytes: &'a [u8],
+    payload: &'a mut Vec<u8>,
+) -> ImageData<'a> {
+    let encoder = encoder.get_or_insert_with(Default::default);
+    if encoder.encode(&rgb32(rect, bytes), payload).is_ok() && payload.len() < bytes.len() {
+        ImageData::LzRgb(payload)
+    } else {
+        bitmap(rect, bytes)
+    }
+}
+
+/// An uncompressed image of a band of x8r8g8b8 pixels.
+fn bitmap(rect: Rect, pixels: &[u8]) -> ImageData<'_> {
+    ImageData::Bitmap {
+        format: bitmap_fmt::BIT32,
+        flags: bitmap_flags::TOP_DOWN,
+        stride: rect.width * 4,
+        pixels,
     }
 }
 
@@ -301,9 +405,15 @@ impl ChannelProtocol for DisplayProtocol {
             ClientMessage::Display(DisplayClientMessage::PreferredCompression {
                 image_compression,
             }) => {
-                // OFF keeps bitmaps; anything else may use LZ4 if offered.
-                if image_compression == image_compression::OFF {
-                    self.lz4 = false;
+                // OFF and LZ are honoured; the rest keeps the server's
+                // choice.
+                match image_compression {
+                    image_compression::OFF => self.codec = ImageCodec::Raw,
+                    image_compression::LZ => self.codec = ImageCodec::Lz,
+                    image_compression::GLZ | image_compression::AUTO_GLZ => {
+                        self.codec = ImageCodec::Glz
+                    }
+                    _ => {}
                 }
                 Ok(())
             }
@@ -332,14 +442,31 @@ impl ChannelProtocol for DisplayProtocol {
                 self.streams.prefer(codecs);
                 Ok(())
             }
-            // DISPLAY_INIT (cache sizes), GL acks: nothing to do without
-            // caches or GL.
+            ClientMessage::Display(DisplayClientMessage::Init {
+                glz_dictionary_id,
+                glz_dictionary_window_size,
+                ..
+            }) => {
+                // The window is in pixels; none means no GLZ.
+                if let Ok(window @ 1..) = u32::try_from(glz_dictionary_window_size) {
+                    self.glz_init = Some((glz_dictionary_id, window));
+                }
+                Ok(())
+            }
+            // GL acks: nothing to do without GL.
             ClientMessage::Display(_) => Ok(()),
             other => Err(ConnectionError::unexpected("display", other.msg_type())),
         }
     }
 
-    fn refill(&mut self, _rcc: &ChannelClient, out: &mut Outbox) {
+    fn refill(&mut self, rcc: &ChannelClient, out: &mut Outbox) {
+        if self.codec == ImageCodec::Glz && self.glz.is_none() {
+            if let (Some((id, window)), Some(client)) = (self.glz_init, rcc.client()) {
+                // One dictionary per client and id, as spice-server keeps
+                // them: the client has one window for all its displays.
+                self.glz = Some(client.shared(id, || Mutex::new(GlzDictionary::new(window))));
+            }
+        }
         while out.has_room() {
             match self.send_next(out) {
                 Ok(true) => {}
@@ -497,6 +624,18 @@ pub(crate) fn connect(channels: &DisplayChannels, linked: LinkedChannel) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_codec_follows_the_setting_and_lz4_cap() {
+        use ImageCompression as C;
+        assert_eq!(ImageCodec::choose(C::Off, true), ImageCodec::Raw);
+        assert_eq!(ImageCodec::choose(C::Auto, true), ImageCodec::Lz4);
+        assert_eq!(ImageCodec::choose(C::Auto, false), ImageCodec::Raw);
+        assert_eq!(ImageCodec::choose(C::Lz4, false), ImageCodec::Raw);
+        // LZ needs no capability: spice-common's decoder is always there.
+        assert_eq!(ImageCodec::choose(C::Lz, false), ImageCodec::Lz);
+        assert_eq!(ImageCodec::choose(C::Glz, false), ImageCodec::Glz);
+    }
 
     #[test]
     fn pack_bgr24_drops_the_fourth_byte() {
