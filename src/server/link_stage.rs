@@ -335,10 +335,13 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                 }
                 // A fresh key per link: a ticket seen on the wire is
                 // worthless on any later link.
-                let key = server.imp().key_pool.take().map_err(|e| Failure {
-                    reply: Reply::Error(link_err::ERROR),
-                    error: ConnectionError::Encoder(e.message().to_string()),
-                })?;
+                let pool = &server.imp().key_pool;
+                let key = pool
+                    .take(server.main_core().context())
+                    .map_err(|e| Failure {
+                        reply: Reply::Error(link_err::ERROR),
+                        error: ConnectionError::Encoder(e.message().to_string()),
+                    })?;
                 let reply = LinkReply::ok(
                     *key.public_der(),
                     server_common_caps(),

@@ -416,7 +416,7 @@ impl Server {
             _ => None,
         };
         // Keys for the first links, made while nobody waits for them.
-        self.imp().key_pool.refill();
+        self.imp().key_pool.refill(self.main_core().context());
         let (socket, bound) = bind(ip, settings.port)?;
         let tls = match acceptor {
             Some(acceptor) => {

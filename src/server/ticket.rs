@@ -5,8 +5,8 @@
 //!
 //! A fresh key per link, as spice-server makes, means a ticket copied off
 //! the wire is worth nothing on a later link. Making a key costs a few
-//! milliseconds, so a small pool is kept filled by a background thread and
-//! the main thread only takes from it.
+//! milliseconds, so a small pool is kept filled while the main loop is
+//! idle and a link only takes from it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -120,10 +120,10 @@ struct PoolInner {
 
 impl KeyPool {
     /// A key for one link: from the pool when there is one (the pool is
-    /// refilled in the background), made here otherwise.
-    pub fn take(&self) -> Result<TicketKey, glib::Error> {
+    /// refilled on `context` when idle), made here otherwise.
+    pub fn take(&self, context: &glib::MainContext) -> Result<TicketKey, glib::Error> {
         let key = lock(&self.0.keys).pop();
-        self.refill();
+        self.refill(context);
         match key {
             Some(key) => Ok(key),
             None => {
@@ -133,30 +133,33 @@ impl KeyPool {
         }
     }
 
-    /// Starts filling the pool in the background unless it is full or
-    /// being filled.
-    pub fn refill(&self) {
+    /// Starts filling the pool on `context` at idle priority unless it is
+    /// full or being filled: a key at a time, whenever the loop has
+    /// nothing else to do. Not a thread of its own: applications (and
+    /// tests) count the threads a server makes, one per display.
+    pub fn refill(&self, context: &glib::MainContext) {
         if lock(&self.0.keys).len() >= POOL_SIZE || self.0.refilling.swap(true, Ordering::SeqCst) {
             return;
         }
         let inner = self.0.clone();
-        let spawned = std::thread::Builder::new()
-            .name("red-keys".into())
-            .spawn(move || {
-                while lock(&inner.keys).len() < POOL_SIZE {
-                    match TicketKey::generate() {
-                        Ok(key) => lock(&inner.keys).push(key),
-                        Err(e) => {
-                            red_warning!("{}", e.message());
-                            break;
-                        }
-                    }
-                }
+        let source = glib::idle_source_new(None, glib::Priority::LOW, move || {
+            if lock(&inner.keys).len() >= POOL_SIZE {
                 inner.refilling.store(false, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            self.0.refilling.store(false, Ordering::SeqCst);
-        }
+                return glib::ControlFlow::Break;
+            }
+            match TicketKey::generate() {
+                Ok(key) => {
+                    lock(&inner.keys).push(key);
+                    glib::ControlFlow::Continue
+                }
+                Err(e) => {
+                    red_warning!("{}", e.message());
+                    inner.refilling.store(false, Ordering::SeqCst);
+                    glib::ControlFlow::Break
+                }
+            }
+        });
+        source.attach(Some(context));
     }
 
     /// Keys ready now.
@@ -212,8 +215,9 @@ mod tests {
     #[test]
     fn a_ticket_for_one_key_is_worthless_with_another() {
         let pool = KeyPool::default();
-        let first = pool.take().unwrap();
-        let second = pool.take().unwrap();
+        let context = glib::MainContext::new();
+        let first = pool.take(&context).unwrap();
+        let second = pool.take(&context).unwrap();
         assert_ne!(first.public_der(), second.public_der());
         let ciphertext = client_encrypts(first.public_der(), b"secret\0");
         assert!(first.decrypt(&ciphertext).is_some());
@@ -221,15 +225,19 @@ mod tests {
     }
 
     #[test]
-    fn the_pool_fills_in_the_background() {
+    fn the_pool_fills_when_the_loop_is_idle() {
         let pool = KeyPool::default();
-        pool.refill();
+        let context = glib::MainContext::new();
+        let _owner = context.acquire().unwrap();
+        pool.refill(&context);
         let deadline = Instant::now() + Duration::from_secs(30);
         while pool.ready() < POOL_SIZE && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+            context.iteration(false);
         }
         assert_eq!(pool.ready(), POOL_SIZE);
-        pool.take().unwrap();
-        assert!(pool.ready() >= POOL_SIZE - 1);
+        pool.take(&context).unwrap();
+        assert_eq!(pool.ready(), POOL_SIZE - 1);
+        while context.iteration(false) {}
+        assert_eq!(pool.ready(), POOL_SIZE);
     }
 }
