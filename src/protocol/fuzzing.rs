@@ -25,16 +25,19 @@ pub enum FuzzTarget {
     ClientInputs,
     /// Common messages, sent on a channel type picked from the input.
     ClientCommon,
+    /// A WebSocket opening request, then client frames.
+    WebSocket,
 }
 
 impl FuzzTarget {
-    pub const ALL: [FuzzTarget; 6] = [
+    pub const ALL: [FuzzTarget; 7] = [
         FuzzTarget::Link,
         FuzzTarget::Header,
         FuzzTarget::ClientMain,
         FuzzTarget::ClientDisplay,
         FuzzTarget::ClientInputs,
         FuzzTarget::ClientCommon,
+        FuzzTarget::WebSocket,
     ];
 
     /// The cargo-fuzz target name.
@@ -46,6 +49,7 @@ impl FuzzTarget {
             FuzzTarget::ClientDisplay => "client_display",
             FuzzTarget::ClientInputs => "client_inputs",
             FuzzTarget::ClientCommon => "client_common",
+            FuzzTarget::WebSocket => "websocket",
         }
     }
 }
@@ -110,7 +114,27 @@ pub fn fuzz_one(target: FuzzTarget, data: &[u8]) -> bool {
             let (ch, rest) = data.split_first().unwrap_or((&0, &[]));
             fuzz_client(*ch, COMMON_TYPES, rest)
         }
+        FuzzTarget::WebSocket => fuzz_websocket(data),
     }
+}
+
+/// The request as a server reads it, then frames until one is refused or
+/// incomplete; every decoded frame must have taken some bytes.
+fn fuzz_websocket(data: &[u8]) -> bool {
+    let mut rest = match super::websocket::parse_upgrade(data) {
+        Ok(Some((upgrade, used))) => {
+            assert!(!super::websocket::upgrade_response(&upgrade).is_empty());
+            data.get(used..).unwrap_or(&[])
+        }
+        _ => data,
+    };
+    let mut accepted = false;
+    while let Ok(Some((_, used))) = super::websocket::decode_client_frame(rest) {
+        assert!(used > 0 && used <= rest.len());
+        accepted = true;
+        rest = rest.get(used..).unwrap_or(&[]);
+    }
+    accepted
 }
 
 fn fuzz_link(data: &[u8]) -> bool {
@@ -230,6 +254,12 @@ pub fn seeds(target: FuzzTarget) -> Vec<Vec<u8>> {
             vec![4, 2, 7, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1],
             vec![2, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         ],
+        FuzzTarget::WebSocket => vec![[
+            &b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"[..],
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            &[0x82, 0x84, 1, 2, 3, 4, b'R' ^ 1, b'E' ^ 2, b'D' ^ 3, b'Q' ^ 4],
+        ]
+        .concat()],
     }
 }
 
@@ -342,6 +372,7 @@ mod tests {
                 assert!(!matches!(m, ClientMessage::Unknown { .. }), "{m:?}");
             }
         }
-        assert_eq!(FuzzTarget::ALL.map(|t| t.name()).len(), 6);
+        assert_eq!(FuzzTarget::ALL.map(|t| t.name()).len(), 7);
+        assert!(fuzz_one(FuzzTarget::WebSocket, &seeds(FuzzTarget::WebSocket)[0]));
     }
 }

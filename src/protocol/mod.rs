@@ -43,6 +43,7 @@ pub mod main_messages;
 pub mod reader;
 pub mod server_message;
 pub mod types;
+pub mod websocket;
 pub mod writer;
 
 pub use caps::Caps;
