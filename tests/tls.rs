@@ -20,9 +20,8 @@ use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use openssl::x509::extension::SubjectAlternativeName;
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 
-use common::{encrypt_ticket, ServerThread};
-use redspice::protocol::constants::{cap, channel, link_err, msg};
-use redspice::protocol::link::{LinkHeader, LinkMess, LinkReply};
+use common::ServerThread;
+use redspice::protocol::constants::{channel, link_err, msg};
 use redspice::protocol::{Caps, HeaderKind};
 
 /// A self-signed certificate for localhost and its key.
@@ -85,36 +84,9 @@ fn tls_server(cert: String, key: String, secure: &'static [&'static str]) -> Ser
     )
 }
 
-/// The link stage over any stream; returns the link reply's error or the
-/// link result.
+/// The link stage of a main channel over any stream.
 fn link<S: Read + Write>(s: &mut S, channel_type: u8) -> u32 {
-    let mess = LinkMess {
-        connection_id: 0,
-        channel_type,
-        channel_id: 0,
-        common_caps: Caps::with(&[
-            cap::common::PROTOCOL_AUTH_SELECTION,
-            cap::common::AUTH_SPICE,
-            cap::common::MINI_HEADER,
-        ]),
-        channel_caps: Caps::new(),
-    };
-    s.write_all(&mess.encode_with_header().unwrap()).unwrap();
-    let mut header = [0u8; 16];
-    s.read_exact(&mut header).unwrap();
-    let header = LinkHeader::parse(&header).unwrap();
-    let mut body = vec![0u8; header.size as usize];
-    s.read_exact(&mut body).unwrap();
-    let reply = LinkReply::parse(&body).unwrap();
-    if reply.error != link_err::OK {
-        return reply.error;
-    }
-    let mut bytes = 1u32.to_le_bytes().to_vec();
-    bytes.extend_from_slice(&encrypt_ticket(&reply.pub_key, b"\0"));
-    s.write_all(&bytes).unwrap();
-    let mut result = [0u8; 4];
-    s.read_exact(&mut result).unwrap();
-    u32::from_le_bytes(result)
+    common::link_over(s, 0, channel_type, 0, Caps::new())
 }
 
 fn connector(trusted: &X509) -> SslConnector {

@@ -283,6 +283,15 @@ impl ChannelIo {
                 Err(e) => return Err(e.into()),
             }
         }
+        // A transport that frames (WebSocket) may hold the tail of the
+        // last write.
+        if self.socket.has_pending_output() {
+            match self.socket.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(true)
     }
 }

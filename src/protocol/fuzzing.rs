@@ -257,7 +257,18 @@ pub fn seeds(target: FuzzTarget) -> Vec<Vec<u8>> {
         FuzzTarget::WebSocket => vec![[
             &b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"[..],
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            &[0x82, 0x84, 1, 2, 3, 4, b'R' ^ 1, b'E' ^ 2, b'D' ^ 3, b'Q' ^ 4],
+            &[
+                0x82,
+                0x84,
+                1,
+                2,
+                3,
+                4,
+                b'R' ^ 1,
+                b'E' ^ 2,
+                b'D' ^ 3,
+                b'Q' ^ 4,
+            ],
         ]
         .concat()],
     }
@@ -373,6 +384,9 @@ mod tests {
             }
         }
         assert_eq!(FuzzTarget::ALL.map(|t| t.name()).len(), 7);
-        assert!(fuzz_one(FuzzTarget::WebSocket, &seeds(FuzzTarget::WebSocket)[0]));
+        assert!(fuzz_one(
+            FuzzTarget::WebSocket,
+            &seeds(FuzzTarget::WebSocket)[0]
+        ));
     }
 }

@@ -60,7 +60,11 @@ pub fn parse_upgrade(input: &[u8]) -> Result<Option<(Upgrade, usize)>> {
             return Err(invalid("websocket header"));
         };
         let value = value.trim();
-        let has = |token: &str| value.split(',').any(|v| v.trim().eq_ignore_ascii_case(token));
+        let has = |token: &str| {
+            value
+                .split(',')
+                .any(|v| v.trim().eq_ignore_ascii_case(token))
+        };
         match name.trim().to_ascii_lowercase().as_str() {
             "upgrade" => upgrade = has("websocket"),
             "connection" => connection = has("upgrade"),
@@ -70,7 +74,9 @@ pub fn parse_upgrade(input: &[u8]) -> Result<Option<(Upgrade, usize)>> {
             _ => {}
         }
     }
-    let key = key.filter(|k| k.len() == 24).ok_or(invalid("sec-websocket-key"))?;
+    let key = key
+        .filter(|k| k.len() == 24)
+        .ok_or(invalid("sec-websocket-key"))?;
     if !(upgrade && connection && version) {
         return Err(invalid("websocket upgrade headers"));
     }

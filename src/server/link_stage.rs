@@ -25,13 +25,13 @@ use super::ticket::TicketKey;
 use super::Server;
 use crate::base::sync::lock;
 use crate::model::error::ConnectionError;
-use crate::model::transport::Transport;
+use crate::model::transport::{Transport, WebSocket};
 use crate::protocol::constants::{cap, channel, link_err, SPICE_TICKET_CIPHERTEXT_BYTES};
 use crate::protocol::link::{
     encode_link_result, parse_auth_mechanism, AuthMechanism, LinkHeader, LinkMess, LinkReply,
     LINK_HEADER_SIZE,
 };
-use crate::protocol::Caps;
+use crate::protocol::{websocket, Caps};
 
 /// How long a connection may take to link before it is closed.
 pub const LINK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -110,6 +110,8 @@ struct Failure {
 }
 
 enum Reply {
+    /// An HTTP answer (a request that is no WebSocket upgrade).
+    Http(&'static [u8]),
     /// A SpiceLinkReply carrying the error (before the reply was sent).
     Error(u32),
     /// A 4-byte link result (after the reply was sent).
@@ -264,6 +266,34 @@ impl Pending {
     fn is_secure(&self) -> bool {
         matches!(&self.conn, Some(Conn::Ready(t)) if t.is_secure())
     }
+
+    /// A browser client (spice-html5) opens the same port with an HTTP
+    /// WebSocket upgrade before any SPICE: answer it and read the rest
+    /// through the frames. True while the request is incomplete.
+    fn upgrade_to_websocket(&mut self) -> Result<bool, Failure> {
+        let before_link = matches!(self.stage, Stage::Header);
+        if !before_link || !websocket::looks_like_http(&self.input) {
+            return Ok(false);
+        }
+        if self.transport()?.is_websocket() {
+            return Err(fail(Reply::Close, "HTTP inside a WebSocket"));
+        }
+        let (upgrade, used) = match websocket::parse_upgrade(&self.input) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(true),
+            Err(e) => return Err(broken(Reply::Http(websocket::BAD_REQUEST), e)),
+        };
+        let response = websocket::upgrade_response(&upgrade);
+        write_all(self.transport()?, &response)?;
+        let frames = self.input.split_off(used);
+        self.input.clear();
+        if let Some(Conn::Ready(inner)) = self.conn.take() {
+            let ws = WebSocket::new(inner, frames);
+            self.conn = Some(Conn::Ready(Transport::WebSocket(Box::new(ws))));
+        }
+        red_debug!("{}: WebSocket", self.peer);
+        Ok(false)
+    }
 }
 
 /// Reads what is there and advances; `Ok(true)` once linked.
@@ -279,6 +309,9 @@ fn read_and_advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
             Ok(n) => {
                 p.last_activity = Instant::now();
                 p.input.extend_from_slice(&chunk[..n]);
+                if p.upgrade_to_websocket()? {
+                    continue;
+                }
                 if advance(server, p)? {
                     return Ok(true);
                 }
@@ -437,6 +470,7 @@ fn finish(server: &Server, handle: &LinkHandle, outcome: Result<(), Failure>) {
                 &format!("{}: link stage: {}", p.peer, failure.error),
             );
             let bytes = match failure.reply {
+                Reply::Http(answer) => Some(answer.to_vec()),
                 Reply::Error(code) => LinkReply::error(code).encode_with_header().ok(),
                 Reply::Result(code) => Some(encode_link_result(code).to_vec()),
                 Reply::Close => None,

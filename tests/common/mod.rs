@@ -90,7 +90,7 @@ impl Drop for ServerThread {
     }
 }
 
-pub fn read_exact(s: &mut TcpStream, n: usize) -> Vec<u8> {
+pub fn read_exact<S: Read>(s: &mut S, n: usize) -> Vec<u8> {
     let mut buf = vec![0; n];
     s.read_exact(&mut buf)
         .expect("server closed the connection");
@@ -107,6 +107,26 @@ pub fn link(
 ) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let result = link_over(
+        &mut s,
+        connection_id,
+        channel_type,
+        channel_id,
+        channel_caps,
+    );
+    assert_eq!(result, 0, "link refused");
+    s
+}
+
+/// The link stage over any byte stream (TCP, TLS, WebSocket): the link
+/// reply's error if it refused, else the link result (0: linked).
+pub fn link_over<S: Read + Write>(
+    s: &mut S,
+    connection_id: u32,
+    channel_type: u8,
+    channel_id: u8,
+    channel_caps: Caps,
+) -> u32 {
     let mess = LinkMess {
         connection_id,
         channel_type,
@@ -119,14 +139,16 @@ pub fn link(
         channel_caps,
     };
     s.write_all(&mess.encode_with_header().unwrap()).unwrap();
-    let header = LinkHeader::parse(&read_exact(&mut s, 16)).unwrap();
-    let reply = LinkReply::parse(&read_exact(&mut s, header.size as usize)).unwrap();
-    assert_eq!(reply.error, 0);
+    let header = LinkHeader::parse(&read_exact(s, 16)).unwrap();
+    let reply = LinkReply::parse(&read_exact(s, header.size as usize)).unwrap();
+    if reply.error != 0 {
+        return reply.error;
+    }
     let ticket = encrypt_ticket(&reply.pub_key, b"\0");
-    s.write_all(&1u32.to_le_bytes()).unwrap();
-    s.write_all(&ticket).unwrap();
-    assert_eq!(read_exact(&mut s, 4), [0, 0, 0, 0], "link refused");
-    s
+    let mut bytes = 1u32.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&ticket);
+    s.write_all(&bytes).unwrap();
+    u32::from_le_bytes(read_exact(s, 4).try_into().unwrap())
 }
 
 /// What a client does with the link reply's key: RSA-OAEP (SHA-1).
@@ -141,12 +163,12 @@ pub fn encrypt_ticket(public_der: &[u8], secret: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one mini-header message: (type, body).
-pub fn read_message(s: &mut TcpStream) -> (u16, Vec<u8>) {
+pub fn read_message<S: Read>(s: &mut S) -> (u16, Vec<u8>) {
     let header = HeaderKind::Mini.parse(&read_exact(s, 6)).unwrap();
     (header.msg_type, read_exact(s, header.size as usize))
 }
 
-pub fn send_message(s: &mut TcpStream, msg_type: u16, body: &[u8]) {
+pub fn send_message<S: Write>(s: &mut S, msg_type: u16, body: &[u8]) {
     let mut out = Vec::new();
     out.extend_from_slice(&msg_type.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
