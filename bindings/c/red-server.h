@@ -34,7 +34,11 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
 /**
  * RedServer:address:
  *
- * The IP address to listen on. Default: `127.0.0.1`.
+ * The IP address to listen on, or a Unix socket: `unix:/path/to/socket`
+ * (the file is made with the process's umask and removed on
+ * red_server_stop(); an existing file is an error, not replaced) or
+ * `unix:@name` (Linux's abstract namespace). Default: `127.0.0.1`. TLS
+ * needs an IP address.
  */
 
 /**

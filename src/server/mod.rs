@@ -43,7 +43,7 @@ use crate::protocol::inputs_messages::KeyModifiers;
 use display::Display;
 use link_stage::Conn;
 use openssl::ssl::{HandshakeError, SslAcceptor};
-use settings::{Settings, DEFAULT_ADDRESS, DEFAULT_TLS_PORT, DEFAULT_VIDEO_CODECS};
+use settings::{ListenAddress, Settings, DEFAULT_ADDRESS, DEFAULT_TLS_PORT, DEFAULT_VIDEO_CODECS};
 use ticket::{KeyPool, Ticket};
 
 pub use settings::parse_uuid;
@@ -56,6 +56,46 @@ const LOCK_KEYS: u32 = (keyboard_modifier::SCROLL_LOCK
 struct Listener {
     socket: socket2::Socket,
     source: glib::Source,
+    /// The socket file of a `unix:/path` address, removed on stop.
+    unix_path: Option<std::path::PathBuf>,
+}
+
+/// A listening Unix socket for a `unix:` address, and its file if any.
+/// An existing file is left alone: it may be another server's.
+fn bind_unix(
+    address: &ListenAddress,
+) -> Result<(socket2::Socket, Option<std::path::PathBuf>), glib::Error> {
+    let (sockaddr, path, shown) = match address {
+        ListenAddress::UnixPath(path) => (
+            socket2::SockAddr::unix(path),
+            Some(path.clone()),
+            path.display().to_string(),
+        ),
+        ListenAddress::UnixAbstract(name) => (
+            socket2::SockAddr::unix(format!("\0{name}")),
+            None,
+            format!("@{name}"),
+        ),
+        ListenAddress::Ip(_) => {
+            return Err(RedError::InvalidArgument.error(gettext("Not a Unix socket address")))
+        }
+    };
+    let listen_error = |e: std::io::Error| {
+        RedError::AddressInUse.error(format!(
+            "{} unix:{shown}: {e}",
+            gettext("Could not listen on")
+        ))
+    };
+    let sockaddr = sockaddr.map_err(listen_error)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::UNIX,
+        socket2::Type::STREAM.nonblocking().cloexec(),
+        None,
+    )
+    .map_err(listen_error)?;
+    socket.bind(&sockaddr).map_err(listen_error)?;
+    socket.listen(1024).map_err(listen_error)?;
+    Ok((socket, path))
 }
 
 /// A listening TCP socket on `ip`:`port` (0: a free port) and the port.
@@ -95,7 +135,8 @@ pub mod imp {
         #[property(name = "address", get = |s: &Self| Some(lock(&s.settings).address.clone()),
             set = Self::set_address, type = Option<String>, nullable,
             default = Some(DEFAULT_ADDRESS), explicit_notify,
-            nick = "Address", blurb = "The IP address to listen on")]
+            nick = "Address",
+            blurb = "The IP address to listen on, or unix:PATH or unix:@NAME for a Unix socket")]
         #[property(name = "port", get = |s: &Self| lock(&s.settings).port,
             set = Self::set_port, type = u32, maximum = 65535, explicit_notify,
             nick = "Port",
@@ -408,7 +449,7 @@ impl Server {
             return Err(RedError::AlreadyRunning.error(gettext("The server is already running")));
         }
         let settings = self.settings();
-        let ip: std::net::IpAddr = settings.address.parse().map_err(|_| {
+        let address = ListenAddress::parse(&settings.address).ok_or_else(|| {
             RedError::InvalidArgument.error(gettext("The address is not an IP address"))
         })?;
         let acceptor = match settings.tls_port {
@@ -417,36 +458,52 @@ impl Server {
         };
         // Keys for the first links, made while nobody waits for them.
         self.imp().key_pool.refill(self.main_core().context());
-        let (socket, bound) = bind(ip, settings.port)?;
-        let tls = match acceptor {
-            Some(acceptor) => {
-                let (socket, bound) = bind(ip, settings.tls_port as u32)?;
+        let (socket, bound, unix_path) = match &address {
+            ListenAddress::Ip(ip) => {
+                let (socket, bound) = bind(*ip, settings.port)?;
+                (socket, bound, None)
+            }
+            unix => {
+                let (socket, path) = bind_unix(unix)?;
+                (socket, settings.port, path)
+            }
+        };
+        let tls = match (acceptor, &address) {
+            (Some(acceptor), ListenAddress::Ip(ip)) => {
+                let (socket, bound) = bind(*ip, settings.tls_port as u32)?;
                 Some((socket, bound, acceptor))
             }
-            None => None,
+            (Some(_), _) => {
+                return Err(RedError::InvalidArgument
+                    .error(gettext("TLS needs an IP address to listen on")))
+            }
+            (None, _) => None,
         };
         for display in self.displays() {
             if let Some(worker) = display.worker() {
                 worker.start()?;
             }
         }
-        *lock(&self.imp().listener) = Some(self.listen(socket, None));
+        let mut listener = self.listen(socket, None);
+        listener.unix_path = unix_path;
+        *lock(&self.imp().listener) = Some(listener);
         if bound != settings.port {
             lock(&self.imp().settings).port = bound;
             self.notify_port();
         }
+        let place = match &address {
+            ListenAddress::Ip(_) => format!("spice://{}:{bound}", settings.address),
+            _ => settings.address.clone(),
+        };
         if let Some((socket, tls_bound, acceptor)) = tls {
             *lock(&self.imp().tls_listener) = Some(self.listen(socket, Some(acceptor)));
             if tls_bound as i32 != settings.tls_port {
                 lock(&self.imp().settings).tls_port = tls_bound as i32;
                 self.notify_tls_port();
             }
-            red_info!(
-                "listening on spice://{}:{bound}, TLS on port {tls_bound}",
-                settings.address
-            );
+            red_info!("listening on {place}, TLS on port {tls_bound}");
         } else {
-            red_info!("listening on spice://{}:{bound}", settings.address);
+            red_info!("listening on {place}");
         }
         self.notify_running();
         Ok(())
@@ -473,7 +530,11 @@ impl Server {
                 }
                 glib::ControlFlow::Continue
             });
-        Listener { socket, source }
+        Listener {
+            socket,
+            source,
+            unix_path: None,
+        }
     }
 
     /// Stops listening, disconnects every client and stops and joins every
@@ -496,6 +557,9 @@ impl Server {
         if let Some(listener) = listener {
             listener.source.destroy();
             drop(listener.socket);
+            if let Some(path) = listener.unix_path {
+                let _ = std::fs::remove_file(path);
+            }
             self.notify_running();
         }
     }

@@ -121,6 +121,30 @@ impl Settings {
     }
 }
 
+/// Where the server listens, as `address` says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddress {
+    Ip(std::net::IpAddr),
+    /// `unix:/path`: a socket file, removed again on stop.
+    UnixPath(std::path::PathBuf),
+    /// `unix:@name`: Linux's abstract namespace (no file).
+    UnixAbstract(String),
+}
+
+impl ListenAddress {
+    pub fn parse(text: &str) -> Option<ListenAddress> {
+        match text.strip_prefix("unix:") {
+            Some(rest) => match rest.strip_prefix('@') {
+                Some(name) if !name.is_empty() => Some(ListenAddress::UnixAbstract(name.into())),
+                Some(_) => None,
+                None if !rest.is_empty() => Some(ListenAddress::UnixPath(rest.into())),
+                None => None,
+            },
+            None => text.parse().ok().map(ListenAddress::Ip),
+        }
+    }
+}
+
 /// Parses a UUID's text form into its 16 bytes.
 pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
     let hex: String = text.chars().filter(|c| *c != '-').collect();
@@ -161,8 +185,10 @@ impl super::imp::Server {
 
     pub(super) fn set_address(&self, value: Option<String>) {
         let value = value.unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
-        if value.parse::<std::net::IpAddr>().is_err() {
-            red_warning!("RedServer: ignoring address {value:?}, which is not an IP address");
+        if ListenAddress::parse(&value).is_none() {
+            red_warning!(
+                "RedServer: ignoring address {value:?}, which is neither an IP address nor unix:PATH"
+            );
             return;
         }
         self.update("address", |s| s.address = value);
@@ -295,6 +321,25 @@ impl super::imp::Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_ip_or_unix() {
+        assert_eq!(
+            ListenAddress::parse("::1"),
+            Some(ListenAddress::Ip("::1".parse().unwrap()))
+        );
+        assert_eq!(
+            ListenAddress::parse("unix:/run/x.sock"),
+            Some(ListenAddress::UnixPath("/run/x.sock".into()))
+        );
+        assert_eq!(
+            ListenAddress::parse("unix:@redspice"),
+            Some(ListenAddress::UnixAbstract("redspice".into()))
+        );
+        for bad in ["unix:", "unix:@", "localhost", ""] {
+            assert_eq!(ListenAddress::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn uuid_text_is_parsed_strictly() {

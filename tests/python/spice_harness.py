@@ -444,7 +444,10 @@ class SpiceClient:
 
     # -- connection --
 
-    def connect(self, host=HOST, port=None, password=None, tls_port=None, ca_file=None):
+    def connect(self, host=HOST, port=None, password=None, tls_port=None, ca_file=None,
+                unix_path=None):
+        if unix_path is not None:
+            self.session.props.unix_path = unix_path
         self.session.props.host = host
         if port is not None:
             self.session.props.port = str(port)
