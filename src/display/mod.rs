@@ -3,6 +3,7 @@
 //! of changing rectangles, and the video encoders. It knows nothing of
 //! channels or clients; `channels::display` sends what it produces.
 
+pub mod codecs;
 pub mod encoder;
 pub mod region;
 pub mod state;
