@@ -67,13 +67,17 @@ GType red_auth_mode_get_type (void);
  * @RED_IMAGE_COMPRESSION_OFF: uncompressed bitmaps
  * @RED_IMAGE_COMPRESSION_AUTO: LZ4 for clients that support it
  * @RED_IMAGE_COMPRESSION_LZ4: LZ4 (uncompressed for clients without it)
+ * @RED_IMAGE_COMPRESSION_QUIC: QUIC, SPICE's lossless codec for photo-like
+ *   images, which every client decodes
  *
- * Lossless compression of drawing updates.
+ * Lossless compression of drawing updates. The values 3 and 4 are kept for
+ * LZ and GLZ.
  */
 typedef enum {
   RED_IMAGE_COMPRESSION_OFF = 0,
   RED_IMAGE_COMPRESSION_AUTO = 1,
   RED_IMAGE_COMPRESSION_LZ4 = 2,
+  RED_IMAGE_COMPRESSION_QUIC = 5,
 } RedImageCompression;
 
 GType red_image_compression_get_type (void);

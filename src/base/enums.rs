@@ -62,6 +62,10 @@ pub enum ImageCompression {
     /// LZ4 (falls back to uncompressed for clients without LZ4).
     #[enum_value(name = "RED_IMAGE_COMPRESSION_LZ4", nick = "lz4")]
     Lz4 = 2,
+    // 3 and 4 are kept for LZ and GLZ.
+    /// QUIC, SPICE's codec for photo-like images; every client decodes it.
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_QUIC", nick = "quic")]
+    Quic = 5,
 }
 
 /// When regions become video streams.

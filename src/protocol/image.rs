@@ -2,7 +2,7 @@
 //! pointed to by DRAW_COPY's `src_bitmap`.
 //!
 //! Only what a from-scratch server sends is covered: uncompressed bitmaps
-//! (no palette), LZ4, JPEG, cache references and surface copies.
+//! (no palette), QUIC, LZ4, JPEG, cache references and surface copies.
 
 use super::constants::{bitmap_flags, image_type};
 use super::error::{ProtocolError, Result};
@@ -22,6 +22,9 @@ pub enum ImageData<'a> {
         stride: u32,
         pixels: &'a [u8],
     },
+    /// One QUIC stream (see `display::codecs::quic`): whole 32-bit words,
+    /// its header repeating the descriptor's width and height.
+    Quic(&'a [u8]),
     /// The LZ4 payload: top_down byte, bitmap_fmt byte, then big-endian
     /// length-prefixed raw LZ4 blocks (see [`lz4_image_payload`]).
     Lz4(&'a [u8]),
@@ -52,6 +55,7 @@ impl Image<'_> {
     pub fn image_type(&self) -> u8 {
         match self.data {
             ImageData::Bitmap { .. } => image_type::BITMAP,
+            ImageData::Quic(_) => image_type::QUIC,
             ImageData::Lz4(_) => image_type::LZ4,
             ImageData::Jpeg(_) => image_type::JPEG,
             ImageData::FromCache => image_type::FROM_CACHE,
@@ -96,6 +100,7 @@ impl Image<'_> {
                 w.u32(0); // palette pointer: none
                 w.bytes(pixels);
             }
+            ImageData::Quic(data) => sized_bytes(w, "quic data_size", data)?,
             ImageData::Lz4(data) => sized_bytes(w, "lz4 data_size", data)?,
             ImageData::Jpeg(data) => sized_bytes(w, "jpeg data_size", data)?,
             ImageData::FromCache | ImageData::FromCacheLossless => {}
@@ -195,6 +200,12 @@ mod tests {
         };
         assert_eq!(&enc(&img).unwrap()[18..], &[2, 0, 0, 0, 0xff, 0xd8]);
         assert_eq!(img.image_type(), 105);
+        let img = Image {
+            data: ImageData::Quic(b"QUIC\0\0\0\0"),
+            ..base
+        };
+        assert_eq!(img.image_type(), 1);
+        assert_eq!(&enc(&img).unwrap()[18..], b"\x08\0\0\0QUIC\0\0\0\0");
         let img = Image {
             data: ImageData::FromCacheLossless,
             ..base

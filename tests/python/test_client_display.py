@@ -5,6 +5,7 @@ RedDisplay snapshot in every pixel's 24 colour bits (the X byte of
 32_xRGB is padding: see spice_harness.mask_x).
 """
 
+import math
 import random
 
 import pytest
@@ -14,6 +15,7 @@ from spice_harness import (  # noqa: F401 - fixtures are used by name
     per_test_time_limit,
     random_pixels,
     res,
+    solid_pixels,
     time_limit,
     wait_client_matches,
 )
@@ -88,7 +90,7 @@ def scripted_sequence(server, clients, seed=1234, display=0):
     check("shrink to 160x120 and redraw")
 
 
-@pytest.mark.parametrize("compression", ["off", "auto"])
+@pytest.mark.parametrize("compression", ["off", "auto", "quic"])
 def test_display_sequence_one_client(res, compression):
     server = res.server(displays=[(320, 240)], image_compression=compression)
     client = res.client(server)
@@ -97,6 +99,51 @@ def test_display_sequence_one_client(res, compression):
     assert st.stride >= st.width * 4
     assert (st.width, st.height) == (320, 240)
     scripted_sequence(server, [client], seed=1234)
+
+
+def photo_pixels(rng, w, h):
+    """Smooth waves per channel plus grain: what QUIC's model is for."""
+    grain = rng.randbytes(w * h)
+    out = bytearray(w * h * 4)
+    for y in range(h):
+        for x in range(w):
+            g = grain[y * w + x] % 11 - 5
+            i = (y * w + x) * 4
+            for c in range(3):
+                v = 128 + 60 * math.sin(x * (0.004 + 0.002 * c) + c) + 55 * math.cos(y * 0.005 + c)
+                out[i + c] = min(255, max(0, int(v) + g))
+            out[i + 3] = rng.getrandbits(8)
+    return bytes(out)
+
+
+def desktop_pixels(rng, w, h):
+    """Flat areas, window-like boxes and text-like strokes: QUIC's runs."""
+    out = bytearray(solid_pixels(w, h, 0x2E3440))
+    for _ in range(w * h // 200):
+        x0, y0 = rng.randrange(w), rng.randrange(h)
+        bw, bh = rng.randrange(1, 40), rng.randrange(1, 12)
+        color = rng.getrandbits(24).to_bytes(4, "little")
+        for y in range(y0, min(h, y0 + bh)):
+            for x in range(x0, min(w, x0 + bw)):
+                out[(y * w + x) * 4:(y * w + x) * 4 + 4] = color
+    return bytes(out)
+
+
+def test_quic_photo_and_desktop_content(res):
+    """QUIC's prediction, context model and run coding through spice-gtk's
+    own decoder, on a display wider than one 2048-pixel model step."""
+    server = res.server(displays=[(2100, 120)], image_compression="quic")
+    client = res.client(server)
+    rng = random.Random(2024)
+    wait_client_matches(client, server, 0, what="initial surface")
+    server.draw(0, 0, 2100, 120, photo_pixels(rng, 2100, 120))
+    wait_client_matches(client, server, 0, what="photo-like frame")
+    server.draw(0, 0, 2100, 120, desktop_pixels(rng, 2100, 120))
+    wait_client_matches(client, server, 0, what="desktop-like frame")
+    server.draw(3, 5, 1, 97, photo_pixels(rng, 1, 97))
+    server.draw(50, 7, 333, 1, photo_pixels(rng, 333, 1))
+    server.draw(400, 9, 7, 3, random_pixels(rng, 7, 3))
+    wait_client_matches(client, server, 0, what="thin and odd-sized draws")
 
 
 @time_limit(150)

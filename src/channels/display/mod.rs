@@ -21,6 +21,7 @@ use glib::prelude::*;
 use crate::base::enums::ImageCompression;
 use crate::base::sync::lock;
 use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
+use crate::display::codecs::quic;
 use crate::display::encoder::VideoCodec;
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
@@ -69,6 +70,32 @@ pub(crate) struct LinkedChannel {
     pub video_codecs: Vec<VideoCodec>,
 }
 
+/// How one client's image updates are coded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ImageCoding {
+    Raw,
+    /// 24-bit LZ4, for clients with the LZ4 capability.
+    Lz4,
+    Quic,
+}
+
+impl ImageCoding {
+    fn new(compression: ImageCompression, channel_caps: &Caps) -> Self {
+        match compression {
+            ImageCompression::Off => ImageCoding::Raw,
+            ImageCompression::Auto | ImageCompression::Lz4 => {
+                if channel_caps.has(cap::display::LZ4_COMPRESSION) {
+                    ImageCoding::Lz4
+                } else {
+                    ImageCoding::Raw
+                }
+            }
+            // Every client decodes QUIC: there is no capability for it.
+            ImageCompression::Quic => ImageCoding::Quic,
+        }
+    }
+}
+
 /// The display channel's side of one client connection.
 pub(crate) struct DisplayProtocol {
     state: Arc<Mutex<DisplayState>>,
@@ -80,7 +107,7 @@ pub(crate) struct DisplayProtocol {
     surface: Option<(u32, u32)>,
     /// A MARK is due once the first full image is out.
     mark_due: bool,
-    lz4: bool,
+    coding: ImageCoding,
     monitors_config: bool,
 }
 
@@ -97,8 +124,7 @@ impl DisplayProtocol {
             pending: Region::new(),
             surface: None,
             mark_due: false,
-            lz4: compression != ImageCompression::Off
-                && channel_caps.has(cap::display::LZ4_COMPRESSION),
+            coding: ImageCoding::new(compression, channel_caps),
             monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
         }
     }
@@ -194,20 +220,34 @@ impl DisplayProtocol {
             })?;
             return Ok(true);
         }
-        let lz4_payload;
-        let data = if self.lz4 {
-            // 24-bit rows: the unused fourth byte would cost a quarter of
-            // the bytes on content LZ4 cannot shrink (gradients, photos).
-            let block = lz4_flex::block::compress(&pack_bgr24(bytes));
-            lz4_payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
+        let payload;
+        let data = match self.coding {
+            ImageCoding::Raw => bitmap(rect.width, &bytes),
+            ImageCoding::Lz4 => {
+                // 24-bit rows: the unused fourth byte would cost a quarter
+                // of the bytes on content LZ4 cannot shrink (gradients,
+                // photos).
+                let block = lz4_flex::block::compress(&pack_bgr24(bytes));
+                payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
+                    .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
+                ImageData::Lz4(&payload)
+            }
+            ImageCoding::Quic => {
+                payload = quic::encode(
+                    quic::ImageType::Rgb32,
+                    rect.width,
+                    rect.height,
+                    rect.width as usize * 4,
+                    &bytes,
+                )
                 .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
-            ImageData::Lz4(&lz4_payload)
-        } else {
-            ImageData::Bitmap {
-                format: bitmap_fmt::BIT32,
-                flags: bitmap_flags::TOP_DOWN,
-                stride: rect.width * 4,
-                pixels: &bytes,
+                // As spice-server does: a stream larger than the pixels
+                // is not worth decoding.
+                if payload.len() < bytes.len() {
+                    ImageData::Quic(&payload)
+                } else {
+                    bitmap(rect.width, &bytes)
+                }
             }
         };
         out.send(&DrawCopy {
@@ -238,6 +278,16 @@ fn base(rect: Rect) -> DisplayBase<'static> {
             rect.height as i32,
         ),
         clip: Clip::None,
+    }
+}
+
+/// Rows of `width` x8r8g8b8 pixels as an uncompressed image.
+fn bitmap(width: u32, pixels: &[u8]) -> ImageData<'_> {
+    ImageData::Bitmap {
+        format: bitmap_fmt::BIT32,
+        flags: bitmap_flags::TOP_DOWN,
+        stride: width * 4,
+        pixels,
     }
 }
 
@@ -298,9 +348,9 @@ impl ChannelProtocol for DisplayProtocol {
             ClientMessage::Display(DisplayClientMessage::PreferredCompression {
                 image_compression,
             }) => {
-                // OFF keeps bitmaps; anything else may use LZ4 if offered.
+                // OFF keeps bitmaps; anything else keeps the server's choice.
                 if image_compression == image_compression::OFF {
-                    self.lz4 = false;
+                    self.coding = ImageCoding::Raw;
                 }
                 Ok(())
             }
