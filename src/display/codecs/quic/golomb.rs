@@ -52,20 +52,25 @@ pub(super) static CODE_LEN: [[u8; CODES]; 256] = {
     t
 };
 
-/// `CODE_WORD[n][l]`: the codeword of value `n` under code `l`, right-aligned.
-static CODE_WORD: [[u32; CODES]; 256] = {
+/// `CODE[n][l]`: the codeword of value `n` under code `l`, right-aligned,
+/// with its length above bit 27: one load per component coded.
+static CODE: [[u32; CODES]; 256] = {
     let mut t = [[0u32; CODES]; 256];
     let mut n = 0;
     while n < 256 {
         let mut l = 0;
         while l < CODES {
-            t[n][l] = golomb(n as u32, l as u32).0;
+            let (word, len) = golomb(n as u32, l as u32);
+            t[n][l] = word | len << LEN_SHIFT;
             l += 1;
         }
         n += 1;
     }
     t
 };
+
+/// Codewords are at most 26 bits long, lengths at most 26.
+const LEN_SHIFT: u32 = 27;
 
 /// Maps a residual (mod 256) to a small number when it is near zero:
 /// 0, -1, 1, -2, 2 … become 0, 1, 2, 3, 4 ….
@@ -102,7 +107,7 @@ impl BitWriter {
     }
 
     /// Appends the `len` low bits of `word` (`len` ≤ 32).
-    #[inline]
+    #[inline(always)]
     pub fn put(&mut self, word: u32, len: u32) {
         debug_assert!(len <= 32 && (len == 32 || word >> len == 0));
         self.acc = (self.acc << len) | u64::from(word);
@@ -126,10 +131,10 @@ impl BitWriter {
     }
 
     /// Appends `value` (a folded residual) under Golomb code `code`.
-    #[inline]
+    #[inline(always)]
     pub fn put_golomb(&mut self, value: u8, code: usize) {
-        let v = usize::from(value);
-        self.put(CODE_WORD[v][code], u32::from(CODE_LEN[v][code]));
+        let entry = CODE[usize::from(value)][code];
+        self.put(entry & ((1 << LEN_SHIFT) - 1), entry >> LEN_SHIFT);
     }
 
     /// Appends a run of `len` repeated pixels and adapts `state`'s run
@@ -188,7 +193,8 @@ mod tests {
         for l in 0..CODES {
             let mut seen = Vec::new();
             for n in 0..256 {
-                let (word, len) = (CODE_WORD[n][l], u32::from(CODE_LEN[n][l]));
+                let (word, len) = (CODE[n][l] & ((1 << LEN_SHIFT) - 1), CODE[n][l] >> LEN_SHIFT);
+                assert_eq!(len, u32::from(CODE_LEN[n][l]));
                 assert!((1..=MAX_CODE_LEN).contains(&len), "n {n} l {l} len {len}");
                 assert_eq!(word >> len, 0);
                 seen.push((word, len));

@@ -125,8 +125,8 @@ pub fn encode(
             ImageType::Rgb24 => code_rgb::<3>(&mut out, width, height, row),
             ImageType::Rgb32 => code_rgb::<4>(&mut out, width, height, row),
             ImageType::Rgba => {
-                let mut rgb = Group::<3, 4>::new([2, 1, 0], width);
-                let mut alpha = Group::<1, 4>::new([3], width);
+                let mut rgb = Group::<3, 4>::new(width);
+                let mut alpha = Group::<1, 4>::new(width);
                 rgb.first_row(&mut out, row(0), width);
                 alpha.first_row(&mut out, row(0), width);
                 for y in 1..height {
@@ -146,7 +146,7 @@ fn code_rgb<'a, const BPP: usize>(
     height: usize,
     row: impl Fn(usize) -> &'a [u8],
 ) {
-    let mut rgb = Group::<3, BPP>::new([2, 1, 0], width);
+    let mut rgb = Group::<3, BPP>::new(width);
     rgb.first_row(out, row(0), width);
     for y in 1..height {
         rgb.next_row(out, row(y - 1), row(y), width);

@@ -176,9 +176,10 @@ impl Model {
     }
 
     /// The code to use after a pixel whose residual code was `context`.
-    #[inline]
+    #[inline(always)]
     pub fn code_for(&self, context: u8) -> usize {
-        usize::from(self.buckets[usize::from(BUCKET_OF[usize::from(context)])].best)
+        // Always below CODES; the mask spares a bounds check per component.
+        usize::from(self.buckets[usize::from(BUCKET_OF[usize::from(context)])].best) & (CODES - 1)
     }
 
     /// Accounts `value` coded in `context`'s bucket; `code_len[value][l]`
@@ -187,17 +188,18 @@ impl Model {
     pub fn update(&mut self, context: u8, value: u8, trigger: u32, code_len: &[[u8; CODES]; 256]) {
         let bucket = &mut self.buckets[usize::from(BUCKET_OF[usize::from(context)])];
         let lens = &code_len[usize::from(value)];
-        // Ties go to the smaller code: scan from the largest down.
+        for (s, &len) in bucket.spent.iter_mut().zip(lens) {
+            *s += u32::from(len);
+        }
+        // Strictly cheaper wins, scanning down from the largest code: ties
+        // keep the larger one.
         let mut best = CODES - 1;
-        bucket.spent[best] += u32::from(lens[best]);
-        let mut best_spent = bucket.spent[best];
         for l in (0..CODES - 1).rev() {
-            bucket.spent[l] += u32::from(lens[l]);
-            if bucket.spent[l] < best_spent {
+            if bucket.spent[l] < bucket.spent[best] {
                 best = l;
-                best_spent = bucket.spent[l];
             }
         }
+        let best_spent = bucket.spent[best];
         bucket.best = best as u8;
         if best_spent > trigger {
             for s in &mut bucket.spent {

@@ -12,9 +12,9 @@
 use super::golomb::{BitWriter, CODE_LEN, FOLD};
 use super::model::{Model, State, WAIT_MASK_MAX};
 
-/// `N` components at byte `offsets` within pixels of `BPP` bytes.
+/// `N` components of pixels of `BPP` bytes: R, G and B (bytes 2, 1 and 0,
+/// coded in that order) when `N` is 3, alpha (byte 3) when it is 1.
 pub(super) struct Group<const N: usize, const BPP: usize> {
-    offsets: [usize; N],
     /// Per component, the folded residual of pixel `i` at `i + 1`; index 0
     /// is the context of the first pixel of a row. Not cleared between
     /// rows: pixels inside a run keep the previous rows' values, which
@@ -25,18 +25,40 @@ pub(super) struct Group<const N: usize, const BPP: usize> {
 }
 
 impl<const N: usize, const BPP: usize> Group<N, BPP> {
-    pub fn new(offsets: [usize; N], width: usize) -> Self {
+    /// Byte of component `c` in a pixel; known at compile time once the
+    /// loops over components are unrolled.
+    const OFFSETS: [usize; N] = {
+        let mut o = [3; N];
+        if N == 3 {
+            let mut c = 0;
+            while c < N {
+                o[c] = 2 - c;
+                c += 1;
+            }
+        }
+        o
+    };
+
+    pub fn new(width: usize) -> Self {
         Group {
-            offsets,
             residuals: std::array::from_fn(|_| vec![0; width + 1]),
             models: std::array::from_fn(|_| Model::new()),
             state: State::new(),
         }
     }
 
-    #[inline]
-    fn get(row: &[u8], i: usize, offset: usize) -> u8 {
-        row[i * BPP + offset]
+    /// Pixel `i` of `row`: one bounds check for all its components.
+    #[inline(always)]
+    fn pixel(row: &[u8], i: usize) -> [u8; BPP] {
+        let mut p = [0; BPP];
+        p.copy_from_slice(&row[i * BPP..i * BPP + BPP]);
+        p
+    }
+
+    /// Whether two pixels agree on this group's components.
+    #[inline(always)]
+    fn same(a: [u8; BPP], b: [u8; BPP]) -> bool {
+        Self::OFFSETS.iter().all(|&o| a[o] == b[o])
     }
 
     /// Codes the first row of an image (`cur` holds at least `width` pixels).
@@ -102,7 +124,7 @@ impl<const N: usize, const BPP: usize> Group<N, BPP> {
     }
 
     /// Codes component `c` of pixel `i` from its prediction.
-    #[inline]
+    #[inline(always)]
     fn code(&mut self, out: &mut BitWriter, c: usize, i: usize, value: u8, predicted: u8) {
         let folded = FOLD[usize::from(value.wrapping_sub(predicted))];
         let r = &mut self.residuals[c];
@@ -133,9 +155,9 @@ impl<const N: usize, const BPP: usize> Group<N, BPP> {
     ) {
         let mut stop;
         if i == 0 {
-            for c in 0..N {
-                let v = Self::get(cur, 0, self.offsets[c]);
-                self.code(out, c, 0, v, 0);
+            let px = Self::pixel(cur, 0);
+            for (c, &o) in Self::OFFSETS.iter().enumerate() {
+                self.code(out, c, 0, px[o], 0);
             }
             stop = self.after_first_pixel(mask);
             i = 1;
@@ -157,38 +179,35 @@ impl<const N: usize, const BPP: usize> Group<N, BPP> {
         self.state.wait = (stop - end) as u32;
     }
 
-    #[inline]
+    #[inline(always)]
     fn code_from_left(&mut self, out: &mut BitWriter, cur: &[u8], i: usize) {
-        for c in 0..N {
-            let off = self.offsets[c];
-            let (v, a) = (Self::get(cur, i, off), Self::get(cur, i - 1, off));
-            self.code(out, c, i, v, a);
+        let (px, left) = (Self::pixel(cur, i), Self::pixel(cur, i - 1));
+        for (c, &o) in Self::OFFSETS.iter().enumerate() {
+            self.code(out, c, i, px[o], left[o]);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn code_from_mean(&mut self, out: &mut BitWriter, prev: &[u8], cur: &[u8], i: usize) {
-        for c in 0..N {
-            let off = self.offsets[c];
-            let a = u32::from(Self::get(cur, i - 1, off));
-            let b = u32::from(Self::get(prev, i, off));
-            let v = Self::get(cur, i, off);
-            self.code(out, c, i, v, ((a + b) >> 1) as u8);
+        let (px, left, up) = (
+            Self::pixel(cur, i),
+            Self::pixel(cur, i - 1),
+            Self::pixel(prev, i),
+        );
+        for (c, &o) in Self::OFFSETS.iter().enumerate() {
+            let mean = (u32::from(left[o]) + u32::from(up[o])) >> 1;
+            self.code(out, c, i, px[o], mean as u8);
         }
     }
 
     /// Whether a run starts at `i`: the row above repeats there and this row
     /// has just repeated too.
-    #[inline]
-    fn run_hint(&self, prev: &[u8], cur: &[u8], i: usize, run_start: usize) -> bool {
-        i > 2 && run_start != i && self.same(prev, i - 1, i) && self.same(cur, i - 1, i - 2)
-    }
-
-    #[inline]
-    fn same(&self, row: &[u8], i: usize, j: usize) -> bool {
-        self.offsets
-            .iter()
-            .all(|&off| Self::get(row, i, off) == Self::get(row, j, off))
+    #[inline(always)]
+    fn run_hint(prev: &[u8], cur: &[u8], i: usize, run_start: usize) -> bool {
+        i > 2
+            && run_start != i
+            && Self::same(Self::pixel(prev, i - 1), Self::pixel(prev, i))
+            && Self::same(Self::pixel(cur, i - 1), Self::pixel(cur, i - 2))
     }
 
     fn row_segment(
@@ -202,10 +221,9 @@ impl<const N: usize, const BPP: usize> Group<N, BPP> {
     ) {
         let mut stop;
         if i == 0 {
-            for c in 0..N {
-                let off = self.offsets[c];
-                let (v, b) = (Self::get(cur, 0, off), Self::get(prev, 0, off));
-                self.code(out, c, 0, v, b);
+            let (px, up) = (Self::pixel(cur, 0), Self::pixel(prev, 0));
+            for (c, &o) in Self::OFFSETS.iter().enumerate() {
+                self.code(out, c, 0, px[o], up[o]);
             }
             stop = self.after_first_pixel(mask);
             i = 1;
@@ -219,7 +237,7 @@ impl<const N: usize, const BPP: usize> Group<N, BPP> {
             let hinted = 'pixels: {
                 while stop < end {
                     while i <= stop {
-                        if self.run_hint(prev, cur, i, run_start) {
+                        if Self::run_hint(prev, cur, i, run_start) {
                             break 'pixels true;
                         }
                         self.code_from_mean(out, prev, cur, i);
@@ -229,7 +247,7 @@ impl<const N: usize, const BPP: usize> Group<N, BPP> {
                     stop = i + (self.state.draw() & mask) as usize;
                 }
                 while i < end {
-                    if self.run_hint(prev, cur, i, run_start) {
+                    if Self::run_hint(prev, cur, i, run_start) {
                         break 'pixels true;
                     }
                     self.code_from_mean(out, prev, cur, i);
@@ -245,7 +263,7 @@ impl<const N: usize, const BPP: usize> Group<N, BPP> {
             run_start = i;
             self.state.wait = (stop - i) as u32;
             let mut len = 0;
-            while self.same(cur, i, i - 1) {
+            while Self::same(Self::pixel(cur, i), Self::pixel(cur, i - 1)) {
                 len += 1;
                 i += 1;
                 if i == end {
