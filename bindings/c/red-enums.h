@@ -73,6 +73,8 @@ GType red_auth_mode_get_type (void);
  *   client's recent images (a dictionary per client, of the window the
  *   client offers); LZ until the client has announced its window, and for
  *   images larger than it
+ * @RED_IMAGE_COMPRESSION_QUIC: QUIC, SPICE's lossless codec for photo-like
+ *   images, which every client decodes
  *
  * Lossless compression of drawing updates.
  */
@@ -82,6 +84,7 @@ typedef enum {
   RED_IMAGE_COMPRESSION_LZ4 = 2,
   RED_IMAGE_COMPRESSION_LZ = 3,
   RED_IMAGE_COMPRESSION_GLZ = 4,
+  RED_IMAGE_COMPRESSION_QUIC = 5,
 } RedImageCompression;
 
 GType red_image_compression_get_type (void);

@@ -71,6 +71,9 @@ pub enum ImageCompression {
     /// the client has announced its window, and for images larger than it.
     #[enum_value(name = "RED_IMAGE_COMPRESSION_GLZ", nick = "glz")]
     Glz = 4,
+    /// QUIC, SPICE's codec for photo-like images; every client decodes it.
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_QUIC", nick = "quic")]
+    Quic = 5,
 }
 
 /// When regions become video streams.

