@@ -363,8 +363,9 @@ impl Server {
         })?;
         let listen_error = |e: std::io::Error| {
             RedError::AddressInUse.error(format!(
-                "{} {address}:{port}: {e}",
-                gettext("Could not listen on")
+                "{} {address}:{port}: {}",
+                gettext("Could not listen on"),
+                crate::base::sys::io_error_message(&e)
             ))
         };
         let socket_address = std::net::SocketAddr::new(ip, u16::try_from(port).unwrap_or(0));
