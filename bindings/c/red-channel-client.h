@@ -80,6 +80,8 @@ struct _RedChannelClientClass
  * red_channel_client_get_channel:
  * @rcc: a #RedChannelClient
  *
+ * Gets the channel @rcc is a connection to.
+ *
  * Returns: (transfer none): the channel
  */
 RedChannel *red_channel_client_get_channel (RedChannelClient *rcc);
@@ -87,6 +89,8 @@ RedChannel *red_channel_client_get_channel (RedChannelClient *rcc);
 /**
  * red_channel_client_get_client:
  * @rcc: a #RedChannelClient
+ *
+ * Gets the remote client @rcc belongs to.
  *
  * Returns: (transfer none) (nullable): the remote client, or %NULL when it
  *   is gone
@@ -96,6 +100,8 @@ RedClient *red_channel_client_get_client (RedChannelClient *rcc);
 /**
  * red_channel_client_is_connected:
  * @rcc: a #RedChannelClient
+ *
+ * Tells whether the connection of @rcc is still up.
  *
  * Returns: whether the connection is still up
  */

@@ -73,6 +73,8 @@ struct _RedChannelClass
  * red_channel_get_channel_type:
  * @channel: a #RedChannel
  *
+ * Gets the SPICE channel type of @channel: main, display, inputs or cursor.
+ *
  * Returns: the channel's SPICE type
  */
 RedChannelType red_channel_get_channel_type (RedChannel *channel);
@@ -80,6 +82,9 @@ RedChannelType red_channel_get_channel_type (RedChannel *channel);
 /**
  * red_channel_get_id:
  * @channel: a #RedChannel
+ *
+ * Gets the id of @channel among the channels of its type: the display
+ * number for display and cursor channels, 0 for the others.
  *
  * Returns: the channel id
  */

@@ -41,6 +41,8 @@ G_DECLARE_FINAL_TYPE (RedClient, red_client, RED, CLIENT, GObject)
  * red_client_get_id:
  * @client: a #RedClient
  *
+ * Gets the SPICE connection id of @client's session (#RedClient:id).
+ *
  * Returns: the client's connection id
  */
 guint red_client_get_id (RedClient *client);
@@ -48,6 +50,8 @@ guint red_client_get_id (RedClient *client);
 /**
  * red_client_get_address:
  * @client: a #RedClient
+ *
+ * Gets the address of the remote end of @client's main channel.
  *
  * Returns: (transfer full) (nullable): the remote address, or %NULL
  */
@@ -57,6 +61,8 @@ gchar *red_client_get_address (RedClient *client);
  * red_client_get_channel_clients:
  * @client: a #RedClient
  *
+ * Lists the channel connections of @client.
+ *
  * Returns: (transfer container) (element-type RedChannelClient): the
  *   client's channel clients; free the list with g_list_free()
  */
@@ -65,6 +71,8 @@ GList *red_client_get_channel_clients (RedClient *client);
 /**
  * red_client_get_main_channel_client:
  * @client: a #RedClient
+ *
+ * Gets the main channel connection of @client.
  *
  * Returns: (transfer none) (nullable): the client's main channel client,
  *   or %NULL once it has gone

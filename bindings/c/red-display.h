@@ -78,6 +78,8 @@ G_DECLARE_FINAL_TYPE (RedDisplay, red_display, RED, DISPLAY, GObject)
  * red_display_get_id:
  * @display: a #RedDisplay
  *
+ * Gets the number of @display, from 0 (#RedDisplay:id).
+ *
  * Returns: the display number
  */
 guint red_display_get_id (RedDisplay *display);
@@ -85,6 +87,8 @@ guint red_display_get_id (RedDisplay *display);
 /**
  * red_display_get_width:
  * @display: a #RedDisplay
+ *
+ * Gets the width of @display.
  *
  * Returns: the width in pixels
  */
@@ -94,6 +98,8 @@ guint red_display_get_width (RedDisplay *display);
  * red_display_get_height:
  * @display: a #RedDisplay
  *
+ * Gets the height of @display.
+ *
  * Returns: the height in pixels
  */
 guint red_display_get_height (RedDisplay *display);
@@ -101,6 +107,8 @@ guint red_display_get_height (RedDisplay *display);
 /**
  * red_display_get_worker:
  * @display: a #RedDisplay
+ *
+ * Gets the worker thread that runs the channels of @display.
  *
  * Returns: (transfer none): the display's worker
  */
@@ -110,6 +118,9 @@ RedWorker *red_display_get_worker (RedDisplay *display);
  * red_display_get_display_channel:
  * @display: a #RedDisplay
  *
+ * Gets the display channel of @display, which runs on its worker
+ * thread.
+ *
  * Returns: (transfer none): the display's display channel
  */
 RedDisplayChannel *red_display_get_display_channel (RedDisplay *display);
@@ -117,6 +128,8 @@ RedDisplayChannel *red_display_get_display_channel (RedDisplay *display);
 /**
  * red_display_get_cursor_channel:
  * @display: a #RedDisplay
+ *
+ * Gets the cursor channel of @display, which runs on its worker thread.
  *
  * Returns: (transfer none): the display's cursor channel
  */

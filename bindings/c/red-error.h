@@ -40,6 +40,9 @@ typedef enum {
 /**
  * red_error_quark:
  *
+ * The error domain of the #GError s redspice returns, with the codes of
+ * #RedError.
+ *
  * Returns: the #GQuark of the %RED_ERROR domain
  */
 GQuark red_error_quark (void);

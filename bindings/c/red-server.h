@@ -326,6 +326,9 @@ void red_server_stop (RedServer *server);
  * red_server_is_running:
  * @server: a #RedServer
  *
+ * Tells whether @server listens: between a successful
+ * red_server_start() and red_server_stop().
+ *
  * Returns: whether the server listens
  */
 gboolean red_server_is_running (RedServer *server);
@@ -333,6 +336,8 @@ gboolean red_server_is_running (RedServer *server);
 /**
  * red_server_get_port:
  * @server: a #RedServer
+ *
+ * Gets the TCP port @server listens on.
  *
  * Returns: the port listened on (the one picked when #RedServer:port was 0)
  */
@@ -361,6 +366,8 @@ RedDisplay *red_server_add_display (RedServer *server,
  * red_server_get_displays:
  * @server: a #RedServer
  *
+ * Lists the displays of @server.
+ *
  * Returns: (transfer container) (element-type RedDisplay): the displays in
  *   the order they were added; free the list with g_list_free()
  */
@@ -369,6 +376,8 @@ GList *red_server_get_displays (RedServer *server);
 /**
  * red_server_get_clients:
  * @server: a #RedServer
+ *
+ * Lists the clients connected to @server.
  *
  * Returns: (transfer container) (element-type RedClient): the connected
  *   clients; free the list with g_list_free()
@@ -379,6 +388,8 @@ GList *red_server_get_clients (RedServer *server);
  * red_server_get_main_channel:
  * @server: a #RedServer
  *
+ * Gets the main channel of @server, which runs on its main thread.
+ *
  * Returns: (transfer none): the server's main channel
  */
 RedMainChannel *red_server_get_main_channel (RedServer *server);
@@ -386,6 +397,8 @@ RedMainChannel *red_server_get_main_channel (RedServer *server);
 /**
  * red_server_get_inputs_channel:
  * @server: a #RedServer
+ *
+ * Gets the inputs channel of @server, which runs on its main thread.
  *
  * Returns: (transfer none): the server's inputs channel
  */
@@ -419,6 +432,8 @@ void red_server_set_key_modifiers (RedServer *server,
 /**
  * red_server_get_key_modifiers:
  * @server: a #RedServer
+ *
+ * Gets the keyboard lock state @server shows its clients.
  *
  * Returns: the lock state set with red_server_set_key_modifiers()
  */

@@ -52,6 +52,8 @@ G_DECLARE_FINAL_TYPE (RedWorker, red_worker, RED, WORKER, GObject)
  * red_worker_get_display_id:
  * @worker: a #RedWorker
  *
+ * Gets the id of the display whose channels @worker runs.
+ *
  * Returns: the id of the worker's display
  */
 guint red_worker_get_display_id (RedWorker *worker);

@@ -587,7 +587,7 @@ const snapshotPath = GLib.getenv('REDSPICE_DEMO_SNAPSHOT');
 const maxFrames = parseInt(GLib.getenv('REDSPICE_DEMO_FRAMES') ?? '', 10);
 const rawPath = GLib.getenv('REDSPICE_DEMO_RAW');
 
-const tick = GLib.timeout_add(GLib.PRIORITY_DEFAULT, Math.round(1000 / FPS), () => {
+let tick = GLib.timeout_add(GLib.PRIORITY_DEFAULT, Math.round(1000 / FPS), () => {
     frame++;
 
     paintVideo(frame);
@@ -631,6 +631,7 @@ const tick = GLib.timeout_add(GLib.PRIORITY_DEFAULT, Math.round(1000 / FPS), () 
             print(`frame ${frame} (${w}x${h}) written to ${rawPath}`);
         }
         print('frozen');
+        tick = 0;  // SOURCE_REMOVE removes it: no source_remove() at the end
         return GLib.SOURCE_REMOVE;
     }
     return GLib.SOURCE_CONTINUE;
@@ -652,6 +653,7 @@ if (seconds > 0)
 
 loop.run();
 
-GLib.source_remove(tick);
+if (tick)
+    GLib.source_remove(tick);
 server.stop();
 print('bye');

@@ -6,3 +6,18 @@ pub fn current_thread_id() -> i64 {
     // SAFETY: gettid() takes no arguments, cannot fail and touches no memory.
     i64::from(unsafe { libc::gettid() })
 }
+
+/// What went wrong in `error`, in words for the user: the C library's
+/// message for its errno, translated (as `g_strerror`), without the
+/// " (os error N)" that Rust's `Display` appends.
+pub fn io_error_message(error: &std::io::Error) -> String {
+    match error.raw_os_error() {
+        Some(errno) => {
+            // SAFETY: g_strerror takes any int and returns a NUL-terminated
+            // UTF-8 string that GLib keeps for the life of the process.
+            let message = unsafe { std::ffi::CStr::from_ptr(glib::ffi::g_strerror(errno)) };
+            message.to_string_lossy().into_owned()
+        }
+        None => error.kind().to_string(),
+    }
+}

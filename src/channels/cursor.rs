@@ -55,6 +55,17 @@ fn position(state: &CursorState) -> Point16 {
     }
 }
 
+fn header(serial: u64, shape: &CursorShape) -> CursorHeader {
+    CursorHeader {
+        unique: serial,
+        cursor_type: cursor_type::ALPHA,
+        width: shape.width as u16,
+        height: shape.height as u16,
+        hot_spot_x: shape.hot_x as u16,
+        hot_spot_y: shape.hot_y as u16,
+    }
+}
+
 impl CursorProtocol {
     pub(crate) fn new(state: Arc<Mutex<DisplayState>>) -> Self {
         CursorProtocol {
@@ -85,14 +96,7 @@ impl CursorProtocol {
             } else {
                 cursor_flags::CACHE_ME
             },
-            header: CursorHeader {
-                unique: now.serial,
-                cursor_type: cursor_type::ALPHA,
-                width: shape.width as u16,
-                height: shape.height as u16,
-                hot_spot_x: shape.hot_x as u16,
-                hot_spot_y: shape.hot_y as u16,
-            },
+            header: header(now.serial, shape),
             data,
         }
     }
@@ -132,13 +136,29 @@ impl ChannelProtocol for CursorProtocol {
         let now = self.current();
         let mut data = Vec::new();
         let cursor = self.cursor(&now, &mut data);
+        let visible = now.visible && now.shape.is_some();
         out.send(&CursorInit {
             position: position(&now),
             trail_length: 0,
             trail_frequency: 0,
-            visible: now.visible && now.shape.is_some(),
+            visible,
             cursor,
         })?;
+        // spice-html5 reads only the position of CURSOR_INIT: the shape
+        // again as a SET. With its pixels and no cache flags, as
+        // spice-html5 ignores the flags and would draw FROM_CACHE's empty
+        // data; spice-gtk shows the same shape twice.
+        if let (true, Some(shape)) = (visible, &now.shape) {
+            out.send(&CursorSet {
+                position: position(&now),
+                visible: true,
+                cursor: Cursor::Shape {
+                    flags: 0,
+                    header: header(now.serial, shape),
+                    data: &data,
+                },
+            })?;
+        }
         self.sent = now;
         Ok(())
     }

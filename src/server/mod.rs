@@ -82,8 +82,9 @@ fn bind_unix(
     };
     let listen_error = |e: std::io::Error| {
         RedError::AddressInUse.error(format!(
-            "{} unix:{shown}: {e}",
-            gettext("Could not listen on")
+            "{} unix:{shown}: {}",
+            gettext("Could not listen on"),
+            crate::base::sys::io_error_message(&e)
         ))
     };
     let sockaddr = sockaddr.map_err(listen_error)?;
@@ -102,8 +103,9 @@ fn bind_unix(
 fn bind(ip: std::net::IpAddr, port: u32) -> Result<(socket2::Socket, u32), glib::Error> {
     let listen_error = |e: std::io::Error| {
         RedError::AddressInUse.error(format!(
-            "{} {ip}:{port}: {e}",
-            gettext("Could not listen on")
+            "{} {ip}:{port}: {}",
+            gettext("Could not listen on"),
+            crate::base::sys::io_error_message(&e)
         ))
     };
     let socket_address = std::net::SocketAddr::new(ip, u16::try_from(port).unwrap_or(0));

@@ -40,7 +40,8 @@ pub(crate) fn acceptor(settings: &Settings) -> Result<SslAcceptor, glib::Error> 
         builder
             .set_certificate_chain_file(cert)
             .map_err(|e| invalid(format!("{cert}: {e}")))?;
-        let pem = std::fs::read(key).map_err(|e| invalid(format!("{key}: {}", e.kind())))?;
+        let pem = std::fs::read(key)
+            .map_err(|e| invalid(format!("{key}: {}", crate::base::sys::io_error_message(&e))))?;
         let key = match &settings.x509_key_password {
             Some(password) => PKey::private_key_from_pem_passphrase(&pem, password.as_bytes()),
             None => PKey::private_key_from_pem(&pem),

@@ -33,3 +33,19 @@ def test_soname():
         capture_output=True, text=True, check=True,
     ).stdout
     assert "SONAME               libredspice-1.0.so.0" in out
+
+
+def test_versioned_library_file_and_links():
+    real = [n for n in os.listdir(BUILD_DIR) if n.startswith("libredspice-1.0.so.0.")]
+    assert len(real) == 1, real
+    assert not os.path.islink(os.path.join(BUILD_DIR, real[0]))
+    assert os.readlink(os.path.join(BUILD_DIR, "libredspice-1.0.so.0")) == real[0]
+    assert os.readlink(os.path.join(BUILD_DIR, "libredspice-1.0.so")) == "libredspice-1.0.so.0"
+
+
+def test_an_unchanged_tree_builds_nothing():
+    # cargo's dep-info is ninja's depfile: nothing reruns cargo, g-ir-scanner
+    # or vapigen when no source changed (meson test has just built the tree).
+    out = subprocess.run(["ninja", "-C", BUILD_DIR, "-n", "-d", "explain"],
+                         capture_output=True, text=True, check=True)
+    assert "ninja: no work to do." in out.stdout, out.stdout + out.stderr

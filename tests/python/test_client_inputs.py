@@ -7,8 +7,11 @@ code without the release bit, extended keys as 0xe0XX (0xe01d is Right
 Ctrl, red-server.h), and `pressed`.
 """
 
+import struct
+
 import pytest
 
+import rawspice as rs
 from helpers import b64, iterate, wait_until
 from spice_harness import (
     BUTTON_DOWN,
@@ -280,6 +283,36 @@ def test_cursor_shape_move_hide(pair, res):
     assert lc.sets[-1]["rgba"] == expected, describe_cursor_diff(expected, lc.sets[-1]["rgba"])
     assert (lc.sets[-1]["hot_x"], lc.sets[-1]["hot_y"]) == HOT
     assert lc.log[-1] == ("hide",), lc.log
+
+
+def test_cursor_set_before_connect(pair, res):
+    """A shape set and shown before the client connects comes in CURSOR_INIT
+    and again in a CURSOR_SET, as spice-html5 reads only the SET's shape:
+    spice-gtk sees the same shape twice and nothing else."""
+    server, _ = pair
+    premultiplied, expected = cursor_pixels()
+    server.command("set_cursor", w=16, h=16, hot_x=HOT[0], hot_y=HOT[1],
+                   pixels=b64(premultiplied), stride=64)
+    late = res.client(server, name="late")
+    lc = late.cursors[0]
+    assert wait_until(lambda: len(lc.sets) >= 2, 10, sleep_when_busy=False), (
+        "late client: not the shape in CURSOR_INIT and CURSOR_SET" + late.state())
+    iterate(0.3, sleep_when_busy=False)
+    assert [entry[0] for entry in lc.log] == ["set", "set"], lc.log
+    for shape in lc.sets:
+        assert (shape["width"], shape["height"]) == (16, 16)
+        assert (shape["hot_x"], shape["hot_y"]) == HOT
+        assert shape["rgba"] == expected, describe_cursor_diff(expected, shape["rgba"])
+
+    # On the wire, the SET carries the pixels and no cache flags: spice-html5
+    # reads neither FROM_CACHE nor the shape of CURSOR_INIT.
+    main, sid = rs.main_link(server.port)
+    with main, rs.channel_link(server.port, rs.CURSOR, 0, sid) as c:
+        body = c.recv_until(rs.MSG_CURSOR_SET)
+    # position (2 x i16), visible (u8), flags (u16), header (17 bytes), data
+    visible, flags = struct.unpack_from("<BH", body, 4)
+    assert (visible, flags) == (1, 0), (visible, flags)
+    assert len(body) == 7 + 17 + 16 * 16 * 4, len(body)
 
 
 def test_cursor_on_second_display(pair):

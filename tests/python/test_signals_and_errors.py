@@ -65,6 +65,9 @@ def test_start_twice_and_busy_port(server):
         other.start()
     assert e.value.matches(Red.error_quark(), Red.Error.ADDRESS_IN_USE)
     assert str(server.props.port) in e.value.message
+    # The system's words, not Rust's: no " (os error 98)"
+    assert "os error" not in e.value.message, e.value.message
+    assert e.value.message.endswith(": " + GLib.strerror(98)), e.value.message
 
 
 def test_tls_port_without_a_certificate_is_refused(server):
@@ -94,6 +97,29 @@ try:
 except GLib.Error as e:
     print(e.message)
 """
+
+
+BUSY_PORT = """
+import locale; locale.setlocale(locale.LC_ALL, "")
+import gi; gi.require_version("Red", "1.0")
+from gi.repository import GLib, Red
+first = Red.Server(port=0)
+first.start()
+try:
+    Red.Server(port=first.props.port).start()
+except GLib.Error as e:
+    print(e.message)
+"""
+
+
+def test_busy_port_message_is_translated_without_os_error():
+    out = run_python(BUSY_PORT, env={"LANG": "C.UTF-8", "LC_ALL": "", "LANGUAGE": "de"})
+    assert out.returncode == 0, out.stderr
+    message = out.stdout.strip()
+    assert message.startswith("Lauschen nicht möglich auf 127.0.0.1:"), message
+    # the C library's German words for EADDRINUSE (Debian's libc6 has them)
+    assert message.endswith(": Die Adresse wird bereits verwendet"), message
+    assert "os error" not in message, message
 
 
 def test_error_message_is_translated_under_a_german_locale():
