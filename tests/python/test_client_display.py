@@ -94,7 +94,159 @@ def test_display_sequence_one_client(res, compression):
     scripted_sequence(server, [client], seed=1234)
 
 
-@pytest.mark.parametrize("compression", ["off", "auto", "lz", "glz", "quic"])
+def text_like_pixels(rng, w, h, ink=0x202020, paper=0xFFFFFF):
+    """Rows of 8x16 glyphs from a small random font, as x8r8g8b8 with a
+    random X byte: what compresses the way desktop text does."""
+    font = [[[rng.random() < 0.3 for _ in range(8)] for _ in range(16)] for _ in range(24)]
+    line = [rng.randrange(len(font)) for _ in range(w // 8 + 1)]
+    data = bytearray()
+    for y in range(h):
+        if y % 16 == 0:
+            line = [rng.randrange(len(font)) for _ in range(w // 8 + 1)]
+        for x in range(w):
+            rgb = ink if font[line[x // 8]][y % 16][x % 8] else paper
+            data += (rgb | rng.getrandbits(8) << 24).to_bytes(4, "little")
+    return bytes(data)
+
+
+def gradient_pixels(rng, w, h):
+    """A horizontal gradient with a little noise on some rows."""
+    data = bytearray()
+    for y in range(h):
+        for x in range(w):
+            n = rng.randrange(4) if y % 7 == 0 else 0
+            data += bytes((x * 255 // w, (x + n) & 0xFF, 255 - x * 255 // w, 0))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("compression", ["auto", "lz", "glz"])
+def test_compressible_content_exact_and_compressed(res, compression):
+    """Text, gradients and repeated blocks, as the real client decodes them:
+    exact, and in far fewer bytes than the bitmaps."""
+    W, H = 480, 320
+    server = res.server(displays=[(W, H)], image_compression=compression)
+    client = res.client(server)
+    rng = random.Random(5)
+    wait_client_matches(client, server, 0, what="initial surface")
+    channel = client.displays[0].channel
+    before = channel.props.total_read_bytes
+
+    server.draw(0, 0, W, 160, text_like_pixels(rng, W, 160))
+    check = wait_client_matches
+    check(client, server, 0, what="text")
+    server.draw(0, 160, W, 100, gradient_pixels(rng, W, 100))
+    check(client, server, 0, what="gradient")
+    # one block repeated across a wide band: copies from far back
+    block = random_pixels(rng, 40, 60, random_x=False)
+    rows = [block[y * 160:(y + 1) * 160] * (W // 40) for y in range(60)]
+    server.draw(0, 260, W, 60, b"".join(rows))
+    check(client, server, 0, what="repeated blocks")
+    # narrow and odd-sized updates
+    server.draw(3, 5, 1, 200, text_like_pixels(rng, 1, 200))
+    server.draw(W - 7, 0, 7, 1, random_pixels(rng, 7, 1))
+    server.draw(101, 33, 33, 17, text_like_pixels(rng, 33, 17))
+    check(client, server, 0, what="odd sizes")
+
+    raw = W * H * 4
+    got = channel.props.total_read_bytes - before
+    # the noisy block is a 1/8 of the band, everything else compresses
+    assert got < raw / 3, "%s: %d bytes read for %d bytes of bitmaps" % (compression, got, raw)
+
+
+def test_glz_window_wraps_around(res):
+    """Many images through a small GLZ window, tiles coming back after they
+    left it: the client must stay exact (a copy from an image it dropped
+    would show), and images seen before must cost little."""
+    W, H = 256, 192
+    server = res.server(displays=[(W, H)], image_compression="glz")
+    client = SpiceClient()
+    # 64 Ki pixels: about eight 96x80 tiles; the first (whole) image is
+    # larger and goes as LZ
+    client.session.props.glz_window_size = 4 * 65536
+    client.connect(HOST, server.port)
+    client.wait_ready(displays=1, server=server)
+    res.add_client(client)
+    wait_client_matches(client, server, 0, what="initial surface")
+    channel = client.displays[0].channel
+    rng = random.Random(11)
+    # 6 tiles, 8 in the window: most come back while still in it, some
+    # after they left it
+    tiles = [random_pixels(rng, 96, 80, random_x=False) for _ in range(6)]
+    before = channel.props.total_read_bytes
+    count = 80
+    for n in range(count):
+        x, y = rng.randrange(0, W - 96), rng.randrange(0, H - 80)
+        server.draw(x, y, 96, 80, tiles[rng.randrange(len(tiles))])
+        # one image per tile
+        wait_client_matches(client, server, 0, what="after %d tiles" % (n + 1))
+    got = channel.props.total_read_bytes - before
+    literal = count * 96 * 80 * 3
+    # tiles of noise: only copies from earlier images make them cheap
+    assert got < literal / 2, "%d bytes read for %d tiles of %d bytes" % (
+        got, count, 96 * 80 * 3)
+
+
+@pytest.mark.parametrize("compression", ["lz", "glz"])
+def test_two_displays_share_one_client(res, compression):
+    """Two displays (two worker threads, two display channels) of one
+    client: with GLZ they share the client's one dictionary and window."""
+    server = res.server(displays=[(200, 150), (200, 150)], image_compression=compression)
+    client = res.client(server)
+    rng = random.Random(13)
+    tile = random_pixels(rng, 64, 64, random_x=False)
+    for n in range(40):
+        d = n % 2
+        server.draw(rng.randrange(0, 136), rng.randrange(0, 86), 64, 64, tile, display=d)
+        server.draw(rng.randrange(0, 180), rng.randrange(0, 130), 20, 20,
+                    random_pixels(rng, 20, 20), display=1 - d)
+        if n % 8 == 7:
+            wait_client_matches(client, server, 0, what="display 0, round %d" % n)
+            wait_client_matches(client, server, 1, what="display 1, round %d" % n)
+
+
+def photo_pixels(rng, w, h):
+    """Smooth waves per channel plus grain: what QUIC's model is for."""
+    grain = rng.randbytes(w * h)
+    out = bytearray(w * h * 4)
+    for y in range(h):
+        for x in range(w):
+            g = grain[y * w + x] % 11 - 5
+            i = (y * w + x) * 4
+            for c in range(3):
+                v = 128 + 60 * math.sin(x * (0.004 + 0.002 * c) + c) + 55 * math.cos(y * 0.005 + c)
+                out[i + c] = min(255, max(0, int(v) + g))
+            out[i + 3] = rng.getrandbits(8)
+    return bytes(out)
+
+
+def desktop_pixels(rng, w, h):
+    """Flat areas, window-like boxes and text-like strokes: QUIC's runs."""
+    out = bytearray(solid_pixels(w, h, 0x2E3440))
+    for _ in range(w * h // 200):
+        x0, y0 = rng.randrange(w), rng.randrange(h)
+        bw, bh = rng.randrange(1, 40), rng.randrange(1, 12)
+        color = rng.getrandbits(24).to_bytes(4, "little")
+        for y in range(y0, min(h, y0 + bh)):
+            for x in range(x0, min(w, x0 + bw)):
+                out[(y * w + x) * 4:(y * w + x) * 4 + 4] = color
+    return bytes(out)
+
+
+def test_quic_photo_and_desktop_content(res):
+    """QUIC's prediction, context model and run coding through spice-gtk's
+    own decoder, on a display wider than one 2048-pixel model step."""
+    server = res.server(displays=[(2100, 120)], image_compression="quic")
+    client = res.client(server)
+    rng = random.Random(2024)
+    wait_client_matches(client, server, 0, what="initial surface")
+    server.draw(0, 0, 2100, 120, photo_pixels(rng, 2100, 120))
+    wait_client_matches(client, server, 0, what="photo-like frame")
+    server.draw(0, 0, 2100, 120, desktop_pixels(rng, 2100, 120))
+    wait_client_matches(client, server, 0, what="desktop-like frame")
+    server.draw(3, 5, 1, 97, photo_pixels(rng, 1, 97))
+    server.draw(50, 7, 333, 1, photo_pixels(rng, 333, 1))
+    server.draw(400, 9, 7, 3, random_pixels(rng, 7, 3))
+    wait_client_matches(client, server, 0, what="thin and odd-sized draws")
 
 
 @time_limit(150)
