@@ -623,13 +623,18 @@ impl Server {
             } => {
                 // The application gets a place on one of its displays:
                 // unknown displays are dropped, positions clamped.
-                let Some(display) = self.displays().into_iter().find(|d| d.id() == display_id)
-                else {
+                // Under the lock, without copying the list: this runs for
+                // every pointer motion.
+                let size = lock(&self.imp().displays)
+                    .iter()
+                    .find(|d| d.id() == display_id)
+                    .map(|d| (d.width(), d.height()));
+                let Some((width, height)) = size else {
                     red_debug!("pointer position on display {display_id}, which does not exist");
                     return;
                 };
-                let x = x.clamp(0, display.width().saturating_sub(1) as i32);
-                let y = y.clamp(0, display.height().saturating_sub(1) as i32);
+                let x = x.clamp(0, width.saturating_sub(1) as i32);
+                let y = y.clamp(0, height.saturating_sub(1) as i32);
                 self.emit_by_name::<()>("pointer-position", &[&display_id, &x, &y, &buttons])
             }
             InputEvent::Button {

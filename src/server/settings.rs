@@ -169,18 +169,19 @@ pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
 /// The property setters: validate, store, notify on change, and apply
 /// what must be applied at once.
 impl super::imp::Server {
+    /// Applies `update`; true if the settings changed.
+    fn store(&self, update: impl FnOnce(&mut Settings)) -> bool {
+        let mut settings = lock(&self.settings);
+        let before = settings.clone();
+        update(&mut settings);
+        *settings != before
+    }
+
     /// Stores a new value through `update`; notifies `name` if it changed.
-    fn update(&self, name: &str, update: impl FnOnce(&mut Settings)) -> bool {
-        let changed = {
-            let mut settings = lock(&self.settings);
-            let before = settings.clone();
-            update(&mut settings);
-            *settings != before
-        };
-        if changed {
+    fn update(&self, name: &str, update: impl FnOnce(&mut Settings)) {
+        if self.store(update) {
             self.obj().notify(name);
         }
-        changed
     }
 
     pub(super) fn set_address(&self, value: Option<String>) {
@@ -249,13 +250,7 @@ impl super::imp::Server {
 
     /// A stream setting: the displays' workers get the new thresholds.
     fn update_streams(&self, name: &str, update: impl FnOnce(&mut Settings)) {
-        let changed = {
-            let mut settings = lock(&self.settings);
-            let before = settings.clone();
-            update(&mut settings);
-            *settings != before
-        };
-        if changed {
+        if self.store(update) {
             self.obj().configure_streams();
             self.obj().notify(name);
         }

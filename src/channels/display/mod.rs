@@ -276,20 +276,23 @@ impl DisplayProtocol {
             },
             ImageCodec::Lz => lz_image(&mut self.lz, rect, &bytes, &mut payload),
             ImageCodec::Quic => {
-                payload = quic::encode(
+                let stride = rect.width as usize * 4;
+                match quic::encode(
                     quic::ImageType::Rgb32,
                     rect.width,
                     rect.height,
-                    rect.width as usize * 4,
+                    stride,
                     &bytes,
-                )
-                .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
-                // As spice-server does: a stream larger than the pixels
-                // is not worth decoding.
-                if payload.len() < bytes.len() {
-                    ImageData::Quic(&payload)
-                } else {
-                    bitmap(rect, &bytes)
+                ) {
+                    // As spice-server does: a stream larger than the pixels
+                    // is not worth decoding. An error (none can happen for
+                    // a band of the surface) also means the bitmap, as for
+                    // LZ: the band has left the pending region.
+                    Ok(encoded) if encoded.len() < bytes.len() => {
+                        payload = encoded;
+                        ImageData::Quic(&payload)
+                    }
+                    _ => bitmap(rect, &bytes),
                 }
             }
             ImageCodec::Raw => bitmap(rect, &bytes),
