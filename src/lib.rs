@@ -38,7 +38,7 @@ pub mod capi;
 #[cfg(test)]
 mod tests;
 
-pub use base::enums::{AuthMode, ChannelType, ImageCompression, StreamingVideo};
+pub use base::enums::{AuthMode, ChannelType, ImageCompression, StreamingVideo, TicketFlags};
 pub use base::error::RedError;
 pub use channels::cursor::{CursorChannel, CursorChannelClient};
 pub use channels::display::{DisplayChannel, DisplayChannelClient};

@@ -1,7 +1,8 @@
 //! Clients that do what real clients do not, with raw sockets: a replayed
 //! ticket, a flood of idle and half-sent connections, a first message sent
-//! with the ticket, pointer positions off the displays. (The key event
-//! flood has a file of its own: it measures a timer.)
+//! with the ticket, pointer positions off the displays, ticket guessing,
+//! MIGRATE_DATA. (The key event flood has a file of its own: it measures a
+//! timer.)
 
 mod common;
 
@@ -29,7 +30,17 @@ fn server_with_password() -> ServerThread {
 
 /// Sends a main-channel link and returns the socket and the link reply.
 fn link_mess(port: u16) -> (TcpStream, LinkReply) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    link_mess_from(port, [127, 0, 0, 1])
+}
+
+/// [`link_mess`] from a chosen loopback source address.
+fn link_mess_from(port: u16, source: [u8; 4]) -> (TcpStream, LinkReply) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let local = std::net::SocketAddr::from((source, 0));
+    socket.bind(&local.into()).unwrap();
+    let remote = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    socket.connect(&remote.into()).unwrap();
+    let mut s: TcpStream = socket.into();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mess = LinkMess {
         connection_id: 0,
@@ -201,4 +212,73 @@ fn pointer_positions_are_clamped_and_unknown_displays_dropped() {
         [(0, 15, 5), (0, 3, 11), (0, 4, 5)],
         "clamped to the 16x12 display, display 7 dropped"
     );
+}
+
+#[test]
+fn failed_tickets_are_rate_limited_per_source_address() {
+    use redspice::server::auth_throttle::{BURST, REFILL_INTERVAL};
+
+    let server = server_with_password();
+    let attempt = |source: [u8; 4], secret: &[u8]| {
+        let (mut s, reply) = link_mess_from(server.port, source);
+        assert_eq!(reply.error, link_err::OK);
+        let ticket = encrypt_ticket(&reply.pub_key, secret);
+        link_result(&mut s, &ticket, &[])
+    };
+    let guesser = [127, 0, 0, 2];
+    for _ in 0..BURST {
+        assert_eq!(attempt(guesser, b"guess\0"), link_err::PERMISSION_DENIED);
+    }
+    // Now even the right ticket is refused from there, unevaluated...
+    assert_eq!(attempt(guesser, &secret()), link_err::PERMISSION_DENIED);
+    // ...while another address links at once.
+    assert_eq!(attempt([127, 0, 0, 3], &secret()), link_err::OK);
+    // The guesser earns one attempt per interval.
+    std::thread::sleep(REFILL_INTERVAL + Duration::from_millis(200));
+    assert_eq!(attempt(guesser, &secret()), link_err::OK);
+}
+
+#[test]
+fn migrate_data_is_refused_on_every_channel() {
+    // redspice never migrates: a MIGRATE_DATA body is a message too large
+    // for any channel, and the connection ends at its header, before a
+    // byte of the body is buffered.
+    let server = ServerThread::start(
+        |server| {
+            server.add_display(16, 16).unwrap();
+            Box::new(|| {})
+        },
+        Duration::from_millis(50),
+    );
+    let mut main = common::link(server.port, 0, channel::MAIN, 0, Caps::new());
+    let (_, body) = read_message(&mut main);
+    let session_id = u32::from_le_bytes(body[..4].try_into().unwrap());
+    for channel_type in [
+        channel::INPUTS,
+        channel::DISPLAY,
+        channel::CURSOR,
+        channel::MAIN,
+    ] {
+        let mut s = if channel_type == channel::MAIN {
+            main.try_clone().unwrap()
+        } else {
+            common::link(server.port, session_id, channel_type, 0, Caps::new())
+        };
+        // A 16 MiB MIGRATE_DATA header and its first bytes.
+        let mut out = msgc::common::MIGRATE_DATA.to_le_bytes().to_vec();
+        out.extend_from_slice(&(16u32 << 20).to_le_bytes());
+        out.extend_from_slice(&[0u8; 4096]);
+        let _ = s.write_all(&out);
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut sink = [0u8; 65536];
+        let closed = loop {
+            match std::io::Read::read(&mut s, &mut sink) {
+                Ok(0) => break true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(e) => panic!("channel {channel_type} still open after MIGRATE_DATA: {e}"),
+            }
+        };
+        assert!(closed);
+    }
 }

@@ -107,4 +107,21 @@ typedef enum {
 GType red_streaming_video_get_type (void);
 #define RED_TYPE_STREAMING_VIDEO (red_streaming_video_get_type ())
 
+/**
+ * RedTicketFlags:
+ * @RED_TICKET_FLAGS_FAIL_IF_CONNECTED: leave the ticket unchanged and fail
+ *   while a client is connected
+ * @RED_TICKET_FLAGS_DISCONNECT_IF_CONNECTED: disconnect the clients that
+ *   are connected
+ *
+ * What red_server_set_ticket_full() does when clients are connected.
+ */
+typedef enum /*< flags >*/ {
+  RED_TICKET_FLAGS_FAIL_IF_CONNECTED = 1 << 0,
+  RED_TICKET_FLAGS_DISCONNECT_IF_CONNECTED = 1 << 1,
+} RedTicketFlags;
+
+GType red_ticket_flags_get_type (void);
+#define RED_TYPE_TICKET_FLAGS (red_ticket_flags_get_type ())
+
 G_END_DECLS

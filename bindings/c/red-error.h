@@ -24,6 +24,8 @@ G_BEGIN_DECLS
  * @RED_ERROR_ADDRESS_IN_USE: the listening socket could not be set up
  * @RED_ERROR_INVALID_ARGUMENT: an argument or property value is not acceptable
  * @RED_ERROR_ALREADY_RUNNING: the server is already running
+ * @RED_ERROR_CLIENTS_CONNECTED: clients are connected, and the call was
+ *   asked to fail then (red_server_set_ticket_full())
  *
  * Error codes of the %RED_ERROR domain. Values 3 and 5 are not used (they
  * were codes that no function raised); the others keep their values. A
@@ -35,6 +37,7 @@ typedef enum {
   RED_ERROR_ADDRESS_IN_USE = 1,
   RED_ERROR_INVALID_ARGUMENT = 2,
   RED_ERROR_ALREADY_RUNNING = 4,
+  RED_ERROR_CLIENTS_CONNECTED = 6,
 } RedError;
 
 /**

@@ -184,8 +184,8 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
 /**
  * RedServer:max-clients:
  *
- * How many clients may be connected at once; 0 (the default) means no
- * limit. A client over the limit is refused in the link reply, before
+ * How many clients may be connected at once (16 by default; 0 means no
+ * limit: each session costs tens of MiB). A client over the limit is refused in the link reply, before
  * any password is asked for: spice-gtk reports a link error, not an
  * authentication failure.
  */
@@ -417,6 +417,29 @@ RedInputsChannel *red_server_get_inputs_channel (RedServer *server);
 void red_server_set_ticket (RedServer   *server,
                             const gchar *password,
                             guint        lifetime);
+
+/**
+ * red_server_set_ticket_full:
+ * @server: a #RedServer
+ * @password: (nullable): the ticket, or %NULL to clear it
+ * @lifetime: seconds the ticket stays valid; 0 for ever
+ * @flags: what to do when clients are connected
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sets the ticket as red_server_set_ticket() does, with spice-server's
+ * choices for the clients already connected, who linked with the old
+ * ticket: with %RED_TICKET_FLAGS_FAIL_IF_CONNECTED the ticket is left
+ * unchanged and %RED_ERROR_CLIENTS_CONNECTED is returned while any client
+ * is connected; with %RED_TICKET_FLAGS_DISCONNECT_IF_CONNECTED they are
+ * told the session ends and disconnected. With neither they stay.
+ *
+ * Returns: %TRUE if the ticket was set
+ */
+gboolean red_server_set_ticket_full (RedServer       *server,
+                                     const gchar     *password,
+                                     guint            lifetime,
+                                     RedTicketFlags   flags,
+                                     GError         **error);
 
 /**
  * red_server_set_key_modifiers:

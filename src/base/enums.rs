@@ -92,3 +92,21 @@ pub enum StreamingVideo {
     #[enum_value(name = "RED_STREAMING_VIDEO_ALL", nick = "all")]
     All = 2,
 }
+
+/// What `red_server_set_ticket_full()` does when clients are connected
+/// (spice-server's `fail_if_connected` and `disconnect_if_connected`).
+#[glib::flags(name = "RedTicketFlags")]
+pub enum TicketFlags {
+    /// Refuse to change the ticket while a client is connected.
+    #[flags_value(
+        name = "RED_TICKET_FLAGS_FAIL_IF_CONNECTED",
+        nick = "fail-if-connected"
+    )]
+    FAIL_IF_CONNECTED = 0b01,
+    /// Disconnect the connected clients, which linked with the old ticket.
+    #[flags_value(
+        name = "RED_TICKET_FLAGS_DISCONNECT_IF_CONNECTED",
+        nick = "disconnect-if-connected"
+    )]
+    DISCONNECT_IF_CONNECTED = 0b10,
+}

@@ -19,6 +19,9 @@ pub enum RedError {
     /// The server is already running.
     #[enum_value(name = "RED_ERROR_ALREADY_RUNNING", nick = "already-running")]
     AlreadyRunning = 4,
+    /// Clients are connected, and the call was asked to fail then.
+    #[enum_value(name = "RED_ERROR_CLIENTS_CONNECTED", nick = "clients-connected")]
+    ClientsConnected = 6,
 }
 
 impl RedError {

@@ -158,6 +158,47 @@ pub unsafe extern "C" fn red_server_set_ticket(
 }
 
 /// # Safety
+/// `server` is a `RedServer *`; `password` is NULL or a string; `error` is
+/// NULL or points to a NULL `GError *`.
+#[no_mangle]
+pub unsafe extern "C" fn red_server_set_ticket_full(
+    server: *mut Instance,
+    password: *const c_char,
+    lifetime: u32,
+    flags: u32,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    instance!("red_server_set_ticket_full", server: Server, glib::ffi::GFALSE);
+    // SAFETY: the caller's contract.
+    let password = unsafe { opt_str(password) };
+    return_val_if_fail!(
+        "red_server_set_ticket_full",
+        password.is_ok(),
+        glib::ffi::GFALSE
+    );
+    let Ok(password) = password else {
+        return glib::ffi::GFALSE;
+    };
+    let known = crate::TicketFlags::all().bits();
+    return_val_if_fail!(
+        "red_server_set_ticket_full",
+        flags & !known == 0,
+        glib::ffi::GFALSE
+    );
+    let flags = crate::TicketFlags::from_bits_truncate(flags);
+    guard("red_server_set_ticket_full", glib::ffi::GFALSE, || {
+        match server.set_ticket_full(password, lifetime, flags) {
+            Ok(()) => glib::ffi::GTRUE,
+            Err(e) => {
+                // SAFETY: the caller's contract.
+                unsafe { set_error(error, e) };
+                glib::ffi::GFALSE
+            }
+        }
+    })
+}
+
+/// # Safety
 /// `server` is a `RedServer *`, `socket` a `GSocket *`; `error` is NULL or
 /// points to a NULL `GError *`.
 #[no_mangle]

@@ -34,6 +34,7 @@ get_type! {
     red_auth_mode_get_type => crate::AuthMode,
     red_image_compression_get_type => crate::ImageCompression,
     red_streaming_video_get_type => crate::StreamingVideo,
+    red_ticket_flags_get_type => crate::TicketFlags,
     red_error_get_type => crate::RedError,
 }
 

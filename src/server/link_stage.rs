@@ -416,7 +416,19 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                 // What follows the ticket (a client that does not wait for
                 // the result) stays in `input` for the channel.
                 let ciphertext: Vec<u8> = p.input.drain(..SPICE_TICKET_CIPHERTEXT_BYTES).collect();
+                let now = Instant::now();
+                if !lock(&server.imp().auth_throttle).allows(p.source, now) {
+                    // Refused unevaluated, with the answer of a wrong
+                    // ticket: a guesser learns nothing from it.
+                    return Err(fail(
+                        Reply::Result(link_err::PERMISSION_DENIED),
+                        "refused: too many failed authentications from this address",
+                    ));
+                }
                 let code = server.check_link(&mess, &key, &ciphertext);
+                if code == link_err::PERMISSION_DENIED {
+                    lock(&server.imp().auth_throttle).failed(p.source, now);
+                }
                 if code != link_err::OK {
                     return Err(fail(Reply::Result(code), format!("link refused ({code})")));
                 }

@@ -4,10 +4,12 @@
 //!
 //! Beside the object: its properties ([`settings`]), the link stage a
 //! connection goes through ([`link_stage`]), what happens to a connection
-//! that linked ([`admission`]), tickets ([`ticket`]) and `RedDisplay`
+//! that linked ([`admission`]), tickets ([`ticket`]), failed
+//! authentications ([`auth_throttle`]) and `RedDisplay`
 //! ([`display`]), the application's side of a display's worker.
 
 mod admission;
+pub mod auth_throttle;
 pub mod display;
 pub mod link_stage;
 mod listener;
@@ -26,7 +28,7 @@ use glib::subclass::Signal;
 
 use crate::base::core::Core;
 use crate::base::dispatcher::Dispatcher;
-use crate::base::enums::{AuthMode, ChannelType, ImageCompression, StreamingVideo};
+use crate::base::enums::{AuthMode, ChannelType, ImageCompression, StreamingVideo, TicketFlags};
 use crate::base::error::RedError;
 use crate::base::i18n::gettext;
 use crate::base::live_objects::{Counted, CountedClass, Live};
@@ -40,6 +42,7 @@ use crate::model::client::Client;
 use crate::model::messages::{InputEvent, MainMessage};
 use crate::protocol::constants::{keyboard_modifier, mouse_mode};
 use crate::protocol::inputs_messages::KeyModifiers;
+use auth_throttle::AuthThrottle;
 use display::Display;
 use listener::{bind, bind_unix, Listener};
 use settings::{ListenAddress, Settings, DEFAULT_ADDRESS, DEFAULT_TLS_PORT, DEFAULT_VIDEO_CODECS};
@@ -142,7 +145,8 @@ pub mod imp {
         #[property(name = "max-clients", get = |s: &Self| lock(&s.settings).max_clients,
             set = Self::set_max_clients, type = u32, explicit_notify,
             nick = "Maximum clients",
-            blurb = "How many clients may be connected at once; 0 means no limit")]
+            blurb = "How many clients may be connected at once; 0 means no limit",
+            default = settings::DEFAULT_MAX_CLIENTS)]
         pub(crate) settings: Mutex<Settings>,
         #[property(name = "main-context", get = |s: &Self| s.context.get().cloned(),
             set = Self::set_main_context, construct_only, type = Option<glib::MainContext>,
@@ -167,6 +171,8 @@ pub mod imp {
         pub(crate) key_pool: KeyPool,
         /// Links in progress.
         pub(crate) pending_links: Mutex<Vec<link_stage::LinkHandle>>,
+        /// Failed authentications per source.
+        pub(crate) auth_throttle: Mutex<AuthThrottle>,
         /// SPICE's `mouse_mode` value.
         pub(crate) mouse_mode: AtomicU32,
         pub(crate) key_modifiers: AtomicU32,
@@ -190,6 +196,7 @@ pub mod imp {
                 main_task: Mutex::default(),
                 key_pool: KeyPool::default(),
                 pending_links: Mutex::default(),
+                auth_throttle: Mutex::default(),
                 mouse_mode: AtomicU32::new(u32::from(mouse_mode::SERVER)),
                 key_modifiers: AtomicU32::new(0),
                 _live: Live::default(),
@@ -519,6 +526,32 @@ impl Server {
         if password.is_some() && self.auth() == AuthMode::None {
             self.set_auth(AuthMode::Ticket);
         }
+    }
+
+    /// [`Server::set_ticket`] with spice-server's choices for the clients
+    /// already connected: fail while there are any, or disconnect them
+    /// (they linked with the old ticket). Without flags, they stay.
+    pub fn set_ticket_full(
+        &self,
+        password: Option<&str>,
+        lifetime: u32,
+        flags: TicketFlags,
+    ) -> Result<(), glib::Error> {
+        self.main_core().check_thread("red_server_set_ticket_full");
+        let connected = self.clients();
+        if !connected.is_empty() {
+            if flags.contains(TicketFlags::FAIL_IF_CONNECTED) {
+                return Err(RedError::ClientsConnected
+                    .error(gettext("The ticket was not changed: clients are connected")));
+            }
+            if flags.contains(TicketFlags::DISCONNECT_IF_CONNECTED) {
+                for client in connected {
+                    self.destroy_client(&client, Some(&gettext("The server's password changed")));
+                }
+            }
+        }
+        self.set_ticket(password, lifetime);
+        Ok(())
     }
 
     /// Whether `attempt` is the current, unexpired ticket.

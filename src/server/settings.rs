@@ -16,6 +16,10 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1";
 /// The default `tls-port`: none.
 pub const DEFAULT_TLS_PORT: i32 = -1;
 /// The default `video-codecs`, in spice-server's syntax.
+/// Clients at once by default: a session costs tens of MiB (surfaces,
+/// encoders, queues), so an open port must not take unlimited ones;
+/// sixteen viewers of one desktop is already a classroom.
+pub const DEFAULT_MAX_CLIENTS: u32 = 16;
 pub const DEFAULT_VIDEO_CODECS: &str = "gstreamer:mjpeg;gstreamer:vp8;gstreamer:h264;gstreamer:vp9";
 
 /// What the properties of a `RedServer` hold.
@@ -66,7 +70,7 @@ impl Default for Settings {
             stream_start_frames: stream::DEFAULT_START_FRAMES,
             stream_min_area: stream::DEFAULT_MIN_AREA,
             stream_timeout: stream::DEFAULT_TIMEOUT_MS,
-            max_clients: 0,
+            max_clients: DEFAULT_MAX_CLIENTS,
             x509_cert_file: None,
             x509_key_file: None,
             x509_key_password: None,

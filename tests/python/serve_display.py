@@ -12,7 +12,7 @@ Options (command line first, then the environment variable in brackets):
   --display WxH             [REDSPICE_TEST_DISPLAYS, comma separated]
                             repeat for more displays; default one 320x240
   --address ADDR            listen address, default 127.0.0.1
-  --max-clients N           default 0 (no limit)
+  --max-clients N           default: the server's (16)
 
 Protocol. Once listening it prints one line
 
@@ -33,6 +33,8 @@ answered with one line {"reply": true, "id": ..., "ok": true, ...} or
   hide_cursor
   snapshot    -> width, height, pixels (base64, rows of width*4 bytes)
   set_ticket  password (null clears) [lifetime]
+  set_ticket_full password lifetime flags (a list of flag nicks)
+              -> set (bool), error_code (int, when not set)
   clients     -> count, clients [{id, address}]
   disconnect_clients -> count
   displays    -> displays [[w, h], ...]
@@ -339,6 +341,20 @@ class Server:
     def cmd_set_ticket(self, msg):
         self.server.set_ticket(msg.get("password"), int(msg.get("lifetime", 0)))
         return {}
+
+    def cmd_set_ticket_full(self, msg):
+        flags = Red.TicketFlags(0)
+        for nick in msg.get("flags", []):
+            flags |= {
+                "fail-if-connected": Red.TicketFlags.FAIL_IF_CONNECTED,
+                "disconnect-if-connected": Red.TicketFlags.DISCONNECT_IF_CONNECTED,
+            }[nick]
+        try:
+            self.server.set_ticket_full(msg.get("password"), int(msg.get("lifetime", 0)), flags)
+        except GLib.Error as e:
+            assert e.matches(Red.error_quark(), e.code), e
+            return {"set": False, "error_code": e.code}
+        return {"set": True}
 
     def _client_list(self):
         return list(self.server.get_clients() or [])

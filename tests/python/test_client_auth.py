@@ -86,6 +86,44 @@ def test_expired_ticket(res):
     assert good.opened(CHANNEL_MAIN)
 
 
+RED_ERROR_CLIENTS_CONNECTED = 6
+
+
+def test_set_ticket_full_fails_or_disconnects_while_clients_are_connected(res):
+    """spice-server's fail-if-connected and disconnect-if-connected."""
+    server = res.server(password=PASSWORD)
+    first = res.client(server, password=PASSWORD)
+    assert server.wait_event("client-connected", timeout=10) is not None
+
+    reply = server.command("set_ticket_full", password="next-one", lifetime=0,
+                           flags=["fail-if-connected"])
+    assert reply["set"] is False and reply["error_code"] == RED_ERROR_CLIENTS_CONNECTED, reply
+    # The old ticket still holds and the client stayed.
+    second = res.client(server, password=PASSWORD)
+    assert second.opened(CHANNEL_MAIN)
+    assert server.wait_event("client-connected", timeout=10) is not None
+    assert server.client_count() == 2
+    assert "CLOSED" not in first.events_of(CHANNEL_MAIN)
+
+    # Without flags the ticket changes and the clients stay.
+    reply = server.command("set_ticket_full", password="next-one", lifetime=0, flags=[])
+    assert reply["set"] is True, reply
+    assert server.events(1.0, name="client-disconnected") == []
+    assert server.client_count() == 2
+
+    reply = server.command("set_ticket_full", password="third-one", lifetime=0,
+                           flags=["disconnect-if-connected"])
+    assert reply["set"] is True, reply
+    assert len(server.wait_events(2, name="client-disconnected", timeout=10)) == 2
+    assert wait_until(lambda: all("CLOSED" in c.events_of(CHANNEL_MAIN) for c in (first, second)),
+                      10, sleep_when_busy=False), first.state() + second.state()
+    assert server.client_count() == 0
+    # Only the new ticket opens now.
+    assert_auth_refused(refused_client(res, server, "next-one"), server)
+    third = res.client(server, password="third-one")
+    assert third.opened(CHANNEL_MAIN)
+
+
 def test_ticket_lifetime_not_yet_expired(res):
     server = res.server(password=PASSWORD, ticket_lifetime=300)
     c = res.client(server, password=PASSWORD)

@@ -18,7 +18,7 @@ def test_server_defaults(server):
     assert server.props.image_compression == Red.ImageCompression.AUTO
     assert server.props.streaming_video == Red.StreamingVideo.FILTER
     assert server.props.video_codecs.startswith("gstreamer:")
-    assert server.props.max_clients == 0
+    assert server.props.max_clients == 16
     assert server.props.running is False
     assert server.props.main_context == GLib.MainContext.default()
 
