@@ -39,6 +39,10 @@ pub enum ImageData<'a> {
     Lz4(&'a [u8]),
     /// One baseline JPEG file, sized exactly width × height.
     Jpeg(&'a [u8]),
+    /// One GLZ image, zlib-compressed (with zlib's header, as the client
+    /// inflates it): the GLZ stream's size, then a `u32` size and the
+    /// compressed bytes.
+    ZlibGlzRgb { glz_data_size: u32, data: &'a [u8] },
     /// Draw the client's cached copy of the descriptor id.
     FromCache,
     /// Same, asking for the lossless copy.
@@ -69,6 +73,7 @@ impl Image<'_> {
             ImageData::Quic(_) => image_type::QUIC,
             ImageData::Lz4(_) => image_type::LZ4,
             ImageData::Jpeg(_) => image_type::JPEG,
+            ImageData::ZlibGlzRgb { .. } => image_type::ZLIB_GLZ_RGB,
             ImageData::FromCache => image_type::FROM_CACHE,
             ImageData::FromCacheLossless => image_type::FROM_CACHE_LOSSLESS,
             ImageData::Surface { .. } => image_type::SURFACE,
@@ -116,6 +121,13 @@ impl Image<'_> {
             ImageData::Quic(data) => sized_bytes(w, "quic data_size", data)?,
             ImageData::Lz4(data) => sized_bytes(w, "lz4 data_size", data)?,
             ImageData::Jpeg(data) => sized_bytes(w, "jpeg data_size", data)?,
+            ImageData::ZlibGlzRgb {
+                glz_data_size,
+                data,
+            } => {
+                w.u32(glz_data_size);
+                sized_bytes(w, "zlib-glz data_size", data)?
+            }
             ImageData::FromCache | ImageData::FromCacheLossless => {}
             ImageData::Surface { surface_id } => w.u32(surface_id),
         }
@@ -231,6 +243,18 @@ mod tests {
         };
         assert_eq!(img.image_type(), 1);
         assert_eq!(&enc(&img).unwrap()[18..], b"\x08\0\0\0QUIC\0\0\0\0");
+        let img = Image {
+            data: ImageData::ZlibGlzRgb {
+                glz_data_size: 300,
+                data: &[0x78, 0x9c],
+            },
+            ..base
+        };
+        assert_eq!(img.image_type(), 107);
+        assert_eq!(
+            &enc(&img).unwrap()[18..],
+            &[0x2c, 1, 0, 0, 2, 0, 0, 0, 0x78, 0x9c]
+        );
         let img = Image {
             data: ImageData::FromCacheLossless,
             ..base

@@ -1,4 +1,4 @@
-//! SPICE's own lossless image codecs, as pure functions of pixels: no glib,
+//! The image codecs, as pure functions of pixels: no glib,
 //! no I/O, bytes in and bytes out.
 //!
 //! * [`lz`]: LZ_RGB images, decoded by spice-common's `lz.c` (spice-gtk
@@ -7,6 +7,9 @@
 //!   dictionary the client keeps (spice-gtk's `decode-glz.c`).
 //! * [`quic`]: QUIC images, SPICE's context-modelled Golomb coder for
 //!   photo-like content (spice-common's `quic.c`).
+//! * [`jpeg`]: JPEG through the system's libjpeg-turbo, lossy, for
+//!   photo-like areas on slow links; [`zlib`]: zlib around GLZ
+//!   (ZLIB_GLZ_RGB) through the system's zlib.
 //!
 //! Encoders never panic, whatever the sizes they are given: clippy denies
 //! indexing, unchecked arithmetic and unwrapping here outside tests, and
@@ -28,6 +31,7 @@
 )]
 
 pub mod glz;
+pub mod jpeg;
 pub mod lz;
 // QUIC's tables and context model index by values its own arithmetic
 // bounds, and its sizes are checked before any pixel is read; it is held
@@ -38,6 +42,7 @@ pub mod quic;
 
 #[cfg(test)]
 mod test_decoder;
+pub mod zlib;
 
 use std::fmt;
 
@@ -101,6 +106,8 @@ pub enum ImageError {
     ShortData { needed: usize, actual: usize },
     /// Larger than the client's whole dictionary window (GLZ).
     LargerThanWindow,
+    /// The system library (libjpeg-turbo, zlib) failed.
+    Library(String),
 }
 
 impl fmt::Display for ImageError {
@@ -115,6 +122,7 @@ impl fmt::Display for ImageError {
                 write!(f, "{actual} bytes of pixels, {needed} needed")
             }
             ImageError::LargerThanWindow => write!(f, "image larger than the dictionary window"),
+            ImageError::Library(why) => write!(f, "codec library: {why}"),
         }
     }
 }
