@@ -75,8 +75,13 @@ GType red_auth_mode_get_type (void);
  *   images larger than it
  * @RED_IMAGE_COMPRESSION_QUIC: QUIC, SPICE's lossless codec for photo-like
  *   images, which every client decodes
+ * @RED_IMAGE_COMPRESSION_JPEG: JPEG (lossy: quality 95, chroma kept
+ *   whole) for links too slow for lossless images of photo-like content;
+ *   every client decodes it. What clients show stays lossy until the area
+ *   is drawn again.
  *
- * Lossless compression of drawing updates.
+ * Compression of drawing updates; every mode but
+ * %RED_IMAGE_COMPRESSION_JPEG is lossless.
  */
 typedef enum {
   RED_IMAGE_COMPRESSION_OFF = 0,
@@ -85,6 +90,7 @@ typedef enum {
   RED_IMAGE_COMPRESSION_LZ = 3,
   RED_IMAGE_COMPRESSION_GLZ = 4,
   RED_IMAGE_COMPRESSION_QUIC = 5,
+  RED_IMAGE_COMPRESSION_JPEG = 6,
 } RedImageCompression;
 
 GType red_image_compression_get_type (void);

@@ -47,7 +47,7 @@ pub enum AuthMode {
     Sasl = 2,
 }
 
-/// Lossless image compression used for drawing updates.
+/// Image compression used for drawing updates.
 #[derive(Debug, Eq, PartialEq, Clone, Copy, Default, glib::Enum)]
 #[enum_type(name = "RedImageCompression")]
 #[repr(i32)]
@@ -74,6 +74,11 @@ pub enum ImageCompression {
     /// QUIC, SPICE's codec for photo-like images; every client decodes it.
     #[enum_value(name = "RED_IMAGE_COMPRESSION_QUIC", nick = "quic")]
     Quic = 5,
+    /// JPEG (lossy, at quality 95 with whole chroma), for links too slow
+    /// for lossless images of photo-like content; every client decodes it.
+    /// What the client shows stays lossy until the area is drawn again.
+    #[enum_value(name = "RED_IMAGE_COMPRESSION_JPEG", nick = "jpeg")]
+    Jpeg = 6,
 }
 
 /// When regions become video streams.

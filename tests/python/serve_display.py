@@ -8,7 +8,7 @@ Options (command line first, then the environment variable in brackets):
 
   --password PW             [REDSPICE_TEST_PASSWORD]   ticket; none = no auth
   --ticket-lifetime SEC     [REDSPICE_TEST_TICKET_LIFETIME]  0 = for ever
-  --image-compression MODE  [REDSPICE_TEST_IMAGE_COMPRESSION] off|auto|lz4|lz|glz|quic
+  --image-compression MODE  [REDSPICE_TEST_IMAGE_COMPRESSION] off|auto|lz4|lz|glz|quic|jpeg
   --display WxH             [REDSPICE_TEST_DISPLAYS, comma separated]
                             repeat for more displays; default one 320x240
   --address ADDR            listen address, default 127.0.0.1
@@ -100,7 +100,7 @@ def parse_args(argv):
     )
     p.add_argument(
         "--image-compression",
-        choices=["off", "auto", "lz4", "lz", "glz", "quic"],
+        choices=["off", "auto", "lz4", "lz", "glz", "quic", "jpeg"],
         default=env.get("REDSPICE_TEST_IMAGE_COMPRESSION"),
     )
     p.add_argument("--display", action="append", default=None, type=parse_size)
@@ -140,6 +140,7 @@ class Server:
                 "lz": Red.ImageCompression.LZ,
                 "glz": Red.ImageCompression.GLZ,
                 "quic": Red.ImageCompression.QUIC,
+                "jpeg": Red.ImageCompression.JPEG,
             }[args.image_compression]
         if args.password is not None:
             self.server.set_ticket(args.password, args.ticket_lifetime)

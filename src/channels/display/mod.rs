@@ -22,6 +22,7 @@ use crate::base::enums::ImageCompression;
 use crate::base::sync::lock;
 use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
 use crate::display::codecs::glz::GlzDictionary;
+use crate::display::codecs::jpeg::{JpegEncoder, FAST_LINK_QUALITY};
 use crate::display::codecs::lz::LzEncoder;
 use crate::display::codecs::{quic, ImageType, Pixels};
 use crate::display::encoder::VideoCodec;
@@ -89,6 +90,8 @@ pub(crate) struct DisplayProtocol {
     codec: ImageCodec,
     /// Made on the first LZ image.
     lz: Option<Box<LzEncoder>>,
+    /// libjpeg-turbo's compressor, made at the first JPEG image.
+    jpeg: Option<Box<JpegEncoder>>,
     /// The GLZ dictionary id and window (pixels) of DISPLAY_INIT.
     glz_init: Option<(u8, u32)>,
     /// The client's GLZ dictionary, shared with its other display
@@ -105,6 +108,7 @@ enum ImageCodec {
     Lz,
     Glz,
     Quic,
+    Jpeg,
 }
 
 impl ImageCodec {
@@ -119,6 +123,7 @@ impl ImageCodec {
             ImageCompression::Glz => ImageCodec::Glz,
             // Every client decodes QUIC: there is no capability for it.
             ImageCompression::Quic => ImageCodec::Quic,
+            ImageCompression::Jpeg => ImageCodec::Jpeg,
         }
     }
 }
@@ -138,6 +143,7 @@ impl DisplayProtocol {
             mark_due: false,
             codec: ImageCodec::choose(compression, channel_caps.has(cap::display::LZ4_COMPRESSION)),
             lz: None,
+            jpeg: None,
             glz_init: None,
             glz: None,
             monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
@@ -293,6 +299,24 @@ impl DisplayProtocol {
                         ImageData::Quic(&payload)
                     }
                     _ => bitmap(rect, &bytes),
+                }
+            }
+            ImageCodec::Jpeg => {
+                if self.jpeg.is_none() {
+                    self.jpeg = JpegEncoder::new().ok().map(Box::new);
+                }
+                let encoded = self.jpeg.as_mut().is_some_and(|encoder| {
+                    encoder
+                        .encode(&rgb32(rect, &bytes), FAST_LINK_QUALITY, &mut payload)
+                        .is_ok()
+                });
+                if encoded && payload.len() < bytes.len() {
+                    ImageData::Jpeg(&payload)
+                } else {
+                    // libjpeg-turbo failing (out of memory), or a band JPEG
+                    // does not shrink (a few pixels): lossless instead.
+                    payload.clear();
+                    lz_image(&mut self.lz, rect, &bytes, &mut payload)
                 }
             }
             ImageCodec::Raw => bitmap(rect, &bytes),
