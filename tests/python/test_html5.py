@@ -17,13 +17,13 @@ network refuses.
 
 import base64
 import functools
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
-import time
 import urllib.parse
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -50,9 +50,7 @@ def _missing():
         what.append("chromium")
     if not os.access(CHROMEDRIVER, os.X_OK):
         what.append("chromedriver (chromium-driver)")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         what.append("python3-selenium")
     return what
 
@@ -200,6 +198,9 @@ def wait_canvas_equals(driver, expected_rgb, size):
         return
     got = seen[0]
     w = size[0]
+    if len(got) != len(expected_rgb):
+        pytest.fail("the canvas has %d bytes of RGB, the frame %d%s" % (
+            len(got), len(expected_rgb), console(driver)))
     bad = [i // 3 for i in range(0, len(expected_rgb), 3)
            if got[i:i + 3] != expected_rgb[i:i + 3]]
     first = bad[0]
