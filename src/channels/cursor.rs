@@ -16,7 +16,7 @@ use crate::display::state::{CursorShape, CursorState, DisplayState};
 use crate::model::channel_client::ChannelClient;
 use crate::model::connection::{ChannelProtocol, Outbox, Result};
 use crate::model::error::ConnectionError;
-use crate::protocol::constants::{cursor_flags, cursor_type};
+use crate::protocol::constants::cursor_type;
 use crate::protocol::cursor_messages::{
     Cursor, CursorHeader, CursorHide, CursorInit, CursorMove, CursorSet,
 };
@@ -24,11 +24,17 @@ use crate::protocol::{ClientMessage, Point16};
 
 /// The cursor channel's side of one client connection: it remembers what
 /// the client was told, to send only the difference.
+///
+/// Every shape goes with its pixels and no cache flags. spice-html5 has no
+/// cursor cache and ignores the flags: a FROM_CACHE shape (header, no
+/// pixels) shows there as an empty cursor, and the server cannot tell it
+/// from spice-gtk (both may come through a WebSocket proxy). A shape is
+/// sent again only when it is shown after a hide; caching would have saved
+/// those few KiB, and spice-gtk's cache (which it empties only on
+/// INVAL_ALL) no longer grows with every new shape.
 pub(crate) struct CursorProtocol {
     state: Arc<Mutex<DisplayState>>,
     sent: CursorState,
-    /// Shapes the client holds in its cursor cache (by unique id).
-    cached: Vec<u64>,
 }
 
 /// SPICE's ALPHA cursors carry straight alpha; the application's pixels
@@ -71,7 +77,6 @@ impl CursorProtocol {
         CursorProtocol {
             state,
             sent: CursorState::default(),
-            cached: Vec::new(),
         }
     }
 
@@ -79,23 +84,14 @@ impl CursorProtocol {
         lock(&self.state).cursor.clone()
     }
 
-    /// The Cursor part of INIT or SET for `now`: the shape the first time,
-    /// a reference into the client's cursor cache after that.
-    fn cursor<'a>(&mut self, now: &CursorState, data: &'a mut Vec<u8>) -> Cursor<'a> {
+    /// The Cursor part of INIT or SET for `now`, with its pixels.
+    fn cursor<'a>(now: &CursorState, data: &'a mut Vec<u8>) -> Cursor<'a> {
         let Some(shape) = &now.shape else {
             return Cursor::None;
         };
-        let cached = self.cached.contains(&now.serial);
-        if !cached {
-            *data = unpremultiply(shape);
-            self.cached.push(now.serial);
-        }
+        *data = unpremultiply(shape);
         Cursor::Shape {
-            flags: if cached {
-                cursor_flags::FROM_CACHE
-            } else {
-                cursor_flags::CACHE_ME
-            },
+            flags: 0,
             header: header(now.serial, shape),
             data,
         }
@@ -114,7 +110,7 @@ impl CursorProtocol {
             }
         } else if new_shape || !self.sent.visible {
             let mut data = Vec::new();
-            let cursor = self.cursor(&now, &mut data);
+            let cursor = Self::cursor(&now, &mut data);
             out.send(&CursorSet {
                 position: position(&now),
                 visible: true,
@@ -135,7 +131,7 @@ impl ChannelProtocol for CursorProtocol {
         out.start_acks()?;
         let now = self.current();
         let mut data = Vec::new();
-        let cursor = self.cursor(&now, &mut data);
+        let cursor = Self::cursor(&now, &mut data);
         let visible = now.visible && now.shape.is_some();
         out.send(&CursorInit {
             position: position(&now),
@@ -145,18 +141,12 @@ impl ChannelProtocol for CursorProtocol {
             cursor,
         })?;
         // spice-html5 reads only the position of CURSOR_INIT: the shape
-        // again as a SET. With its pixels and no cache flags, as
-        // spice-html5 ignores the flags and would draw FROM_CACHE's empty
-        // data; spice-gtk shows the same shape twice.
-        if let (true, Some(shape)) = (visible, &now.shape) {
+        // again as a SET (spice-gtk shows the same shape twice).
+        if visible {
             out.send(&CursorSet {
                 position: position(&now),
                 visible: true,
-                cursor: Cursor::Shape {
-                    flags: 0,
-                    header: header(now.serial, shape),
-                    data: &data,
-                },
+                cursor: Self::cursor(&now, &mut data),
             })?;
         }
         self.sent = now;

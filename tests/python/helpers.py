@@ -268,3 +268,16 @@ def parse_ppm(path):
     rgb = data[pos:pos + w * h * 3]
     assert len(rgb) == w * h * 3, "truncated PPM"
     return w, h, rgb
+
+
+def make_certificate(directory, name):
+    """A self-signed certificate for 127.0.0.1 made by the openssl tool;
+    returns (certificate, key) paths."""
+    cert = os.path.join(directory, name + "-cert.pem")
+    key = os.path.join(directory, name + "-key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True)
+    return cert, key

@@ -3,30 +3,15 @@ display exactly; with `secure-channels` a client given both ports is sent
 to the TLS port (NEED_SECURED) and still sees it exactly; a client that
 trusts another CA refuses the server."""
 
-import os
 import random
-import subprocess
 
 import pytest
 
 import rawspice
-from helpers import HOST, random_pixels, wait_until
+from helpers import HOST, make_certificate, random_pixels, wait_until
 from spice_harness import CHANNEL_MAIN, SpiceClient, wait_client_matches
 
 TIME_LIMIT = 90
-
-
-def make_certificate(directory, name):
-    """A self-signed certificate for 127.0.0.1 made by the openssl tool;
-    returns (certificate, key) paths."""
-    cert = os.path.join(directory, name + "-cert.pem")
-    key = os.path.join(directory, name + "-key.pem")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", key, "-out", cert],
-        check=True, capture_output=True)
-    return cert, key
 
 
 @pytest.fixture
