@@ -71,7 +71,7 @@ pub fn encode_step_reply(serverout: Option<&[u8]>, complete: bool) -> Result<Vec
 
 /// The refusal of an authentication whose security layer is too weak.
 pub fn encode_auth_failed() -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + AUTH_FAILED_TEXT.len());
+    let mut out = Vec::with_capacity(AUTH_FAILED_TEXT.len().saturating_add(8));
     out.extend_from_slice(&1u32.to_le_bytes());
     out.extend_from_slice(&(AUTH_FAILED_TEXT.len() as u32).to_le_bytes());
     out.extend_from_slice(AUTH_FAILED_TEXT);
@@ -108,11 +108,15 @@ pub fn parse_mechname(buf: &[u8]) -> Result<Option<(String, usize)>> {
     Ok(Some((name, r.position())))
 }
 
+/// Client data (`None`: none, which SASL tells apart from empty) and the
+/// bytes its message took.
+pub type ClientData<'a> = (Option<&'a [u8]>, usize);
+
 /// Client data of a start or step message, and the bytes it took;
 /// `Ok(None)` while incomplete. The data is `None` for length 0, else the
 /// bytes without the last (the NUL the wire carries), as spice-server
 /// passes it to libsasl2. Longer than [`MAX_DATA_LEN`] is an error.
-pub fn parse_client_data(buf: &[u8]) -> Result<Option<(Option<&[u8]>, usize)>> {
+pub fn parse_client_data(buf: &[u8]) -> Result<Option<ClientData<'_>>> {
     let mut r = Reader::new(buf);
     let Ok(len) = r.u32() else {
         return Ok(None);
