@@ -40,6 +40,13 @@ use crate::protocol::{sasl as sasl_wire, websocket, Caps};
 pub const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Links in progress at once; beyond it the least advanced one is closed.
 pub const MAX_PENDING_LINKS: usize = 256;
+/// How long a link through a SASL security layer waits after its link
+/// result before the channel may write. spice-gtk reads the result with
+/// one `sasl_decode` of whatever has arrived and then waits for the socket
+/// before it looks at what it decoded beyond the result: channel messages
+/// that arrived with the result would sit there until more bytes come
+/// (with spice-server too). A pause lets the client take the result alone.
+pub const SASL_SETTLE: Duration = Duration::from_millis(300);
 /// Links in progress from one source address; beyond it that source's
 /// least advanced one is closed. A client opens up to about ten channels
 /// at once.
@@ -234,11 +241,34 @@ fn on_readable(server: &Server, handle: &LinkHandle) -> glib::ControlFlow {
     };
     match outcome {
         Ok(false) => glib::ControlFlow::Continue,
+        Ok(true) if has_sasl_layer(handle) => {
+            // Handed over after the pause; bytes the client sends meanwhile
+            // wait in the socket for the channel.
+            let weak = server.downgrade();
+            let h = handle.clone();
+            let pause = server.main_core().timeout_add(SASL_SETTLE, move || {
+                if let Some(server) = weak.upgrade() {
+                    finish(&server, &h, Ok(()));
+                }
+                glib::ControlFlow::Break
+            });
+            if let Some(p) = lock(&handle.0).as_mut() {
+                p.sources.push(pause);
+            }
+            glib::ControlFlow::Break
+        }
         done => {
             finish(server, handle, done.map(|_| ()));
             glib::ControlFlow::Break
         }
     }
+}
+
+/// Whether a link runs through a SASL security layer.
+fn has_sasl_layer(handle: &LinkHandle) -> bool {
+    lock(&handle.0)
+        .as_ref()
+        .is_some_and(|p| matches!(p.conn, Some(Conn::Ready(Transport::Sasl(_)))))
 }
 
 impl Pending {
@@ -465,7 +495,10 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                         sasl_authenticated(p, *auth)?;
                         let code = server.admit(&mess);
                         if code != link_err::OK {
-                            return Err(fail(Reply::Result(code), format!("link refused ({code})")));
+                            return Err(fail(
+                                Reply::Result(code),
+                                format!("link refused ({code})"),
+                            ));
                         }
                         // Through the security layer, if one runs.
                         write_all(p.transport()?, &encode_link_result(link_err::OK))?;
@@ -604,10 +637,12 @@ fn sasl_step(p: &mut Pending, auth: &mut sasl::Auth) -> Result<SaslProgress, Fai
         let (name, used) = match sasl_wire::parse_mechname(&p.input) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return Ok(SaslProgress::NeedInput),
-            Err(e @ crate::protocol::ProtocolError::InvalidValue {
-                field: "sasl mechname length",
-                ..
-            }) => return Err(broken(Reply::Close, e)),
+            Err(
+                e @ crate::protocol::ProtocolError::InvalidValue {
+                    field: "sasl mechname length",
+                    ..
+                },
+            ) => return Err(broken(Reply::Close, e)),
             Err(e) => return Err(broken(Reply::Error(link_err::INVALID_DATA), e)),
         };
         if !sasl_wire::mechlist_contains(auth.mechlist(), &name) {
@@ -627,9 +662,12 @@ fn sasl_step(p: &mut Pending, auth: &mut sasl::Auth) -> Result<SaslProgress, Fai
         Err(e) if starting => return Err(broken(Reply::Error(link_err::INVALID_DATA), e)),
         Err(e) => return Err(broken(Reply::Close, e)),
     };
-    let step = auth
-        .exchange(data.as_deref())
-        .map_err(|detail| fail(Reply::Close, format!("SASL authentication failed: {detail}")))?;
+    let step = auth.exchange(data.as_deref()).map_err(|detail| {
+        fail(
+            Reply::Close,
+            format!("SASL authentication failed: {detail}"),
+        )
+    })?;
     let (out, complete) = match step {
         Step::Continue(out) => (out, false),
         Step::Done(out) => (out, true),
@@ -670,7 +708,10 @@ fn sasl_authenticated(p: &mut Pending, mut auth: sasl::Auth) -> Result<(), Failu
             inner, layer, raw,
         )))));
     }
-    red_debug!("{}: SASL authenticated, security layer of {ssf} bits", p.peer);
+    red_debug!(
+        "{}: SASL authenticated, security layer of {ssf} bits",
+        p.peer
+    );
     Ok(())
 }
 

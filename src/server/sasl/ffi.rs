@@ -101,8 +101,11 @@ extern "C" {
         outputlen: *mut c_uint,
     ) -> c_int;
     fn sasl_errdetail(conn: *mut SaslConnT) -> *const c_char;
-    fn sasl_errstring(err: c_int, langlist: *const c_char, outlang: *mut *const c_char)
-        -> *const c_char;
+    fn sasl_errstring(
+        err: c_int,
+        langlist: *const c_char,
+        outlang: *mut *const c_char,
+    ) -> *const c_char;
 }
 
 /// libsasl2's log callback: its messages go to the crate's log (instead
@@ -173,7 +176,9 @@ fn errstring(err: c_int) -> String {
         return format!("error {err}");
     }
     // SAFETY: non-null and NUL-terminated, static.
-    unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(text) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Where an exchange stands after a start or a step, with the server's
@@ -236,7 +241,9 @@ impl Conn {
             return errstring(err);
         }
         // SAFETY: non-null, NUL-terminated (see above).
-        unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(text) }
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// Tells libsasl2 about an encrypting transport (TLS) underneath.
@@ -259,7 +266,13 @@ impl Conn {
 
     /// The security properties: SSF bounds, the security layer's receive
     /// buffer, and `SASL_SEC_*` flags.
-    pub fn set_security(&mut self, min_ssf: u32, max_ssf: u32, maxbuf: u32, flags: u32) -> Result<(), String> {
+    pub fn set_security(
+        &mut self,
+        min_ssf: u32,
+        max_ssf: u32,
+        maxbuf: u32,
+        flags: u32,
+    ) -> Result<(), String> {
         let props = SecurityProperties {
             min_ssf,
             max_ssf,
@@ -278,7 +291,10 @@ impl Conn {
             )
         };
         if err != SASL_OK {
-            return Err(format!("cannot set the security properties: {}", self.detail(err)));
+            return Err(format!(
+                "cannot set the security properties: {}",
+                self.detail(err)
+            ));
         }
         Ok(())
     }
@@ -306,7 +322,9 @@ impl Conn {
             return Err(format!("cannot list SASL mechanisms: {}", self.detail(err)));
         }
         // SAFETY: non-null and NUL-terminated (see above).
-        Ok(unsafe { CStr::from_ptr(result) }.to_string_lossy().into_owned())
+        Ok(unsafe { CStr::from_ptr(result) }
+            .to_string_lossy()
+            .into_owned())
     }
 
     /// `sasl_server_start` with the client's mechanism and first data.
@@ -368,7 +386,10 @@ impl Conn {
         // unsigned int owned by the context, read at once.
         let err = unsafe { sasl_getprop(self.0.as_ptr(), prop, &mut value) };
         if err != SASL_OK || value.is_null() {
-            return Err(format!("cannot read SASL property {prop}: {}", self.detail(err)));
+            return Err(format!(
+                "cannot read SASL property {prop}: {}",
+                self.detail(err)
+            ));
         }
         // SAFETY: see above; non-null and aligned (libsasl2's own field).
         Ok(unsafe { *value.cast::<c_uint>() })
