@@ -146,3 +146,20 @@ def test_ticket_client_refused_when_sasl(res, sasl_conf):
     res.add_client(c)
     assert c.opened(CHANNEL_MAIN)
     assert server.client_count() == 0
+
+
+def test_sasl_app_name_property():
+    from gi.repository import Red
+
+    server = Red.Server()
+    assert server.props.sasl_app_name == "redspice"
+    seen = []
+    server.connect("notify::sasl-app-name", lambda *a: seen.append(server.props.sasl_app_name))
+    server.props.sasl_app_name = "my-app"
+    assert server.props.sasl_app_name == "my-app"
+    # not a file name: ignored with a warning
+    server.props.sasl_app_name = "../etc/evil"
+    assert server.props.sasl_app_name == "my-app"
+    server.props.sasl_app_name = None
+    assert server.props.sasl_app_name == "redspice"
+    assert seen == ["my-app", "redspice"]
