@@ -163,3 +163,28 @@ def test_sasl_app_name_property():
     server.props.sasl_app_name = None
     assert server.props.sasl_app_name == "redspice"
     assert seen == ["my-app", "redspice"]
+
+
+def test_sasl_over_tls_needs_no_layer(res, sasl_conf, tmp_path):
+    """Over TLS spice-gtk and the server ask for no security layer, so
+    SCRAM-SHA-1 (which has none) is chosen, and the session is plain SPICE
+    inside TLS."""
+    from test_tls import make_certificate
+
+    cert, key = make_certificate(str(tmp_path), "server")
+    server = res.server(
+        extra_args=["--auth", "sasl", "--sasl-app-name", APP, "--tls-port", "0",
+                    "--x509-cert-file", cert, "--x509-key-file", key,
+                    "--secure-channel", "all"],
+        env={"SASL_CONF_PATH": str(sasl_conf), "G_MESSAGES_DEBUG": "redspice"})
+    client = res.add_client(SpiceClient(name="sasl-tls"))
+    client.session.props.username = USER
+    client.connect(HOST, tls_port=server.tls_port, ca_file=cert, password=PASSWORD)
+    client.wait_ready(server=server)
+    server.draw(5, 6, 100, 80, random_pixels(random.Random(3), 100, 80))
+    wait_client_matches(client, server, what="display with SASL over TLS")
+    log = server.stderr_tail(400)
+    assert "SASL authenticated (over TLS)" in log, log
+    assert "SASL mechanism SCRAM-SHA-1" in log, log
+    assert "security layer of" not in log
+    assert PASSWORD not in log
