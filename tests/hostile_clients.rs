@@ -1,19 +1,21 @@
 //! Clients that do what real clients do not, with raw sockets: a replayed
 //! ticket, a flood of idle and half-sent connections, a first message sent
 //! with the ticket, pointer positions off the displays, ticket guessing,
-//! MIGRATE_DATA. (The key event flood has a file of its own: it measures a
-//! timer.)
+//! MIGRATE_DATA, malformed SASL messages. (The key event flood has a file
+//! of its own: it measures a timer.)
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use glib::prelude::*;
 
 use common::{encrypt_ticket, read_exact, read_message, send_message, ServerThread};
 use redspice::protocol::constants::{cap, channel, link_err, msg, msgc};
 use redspice::protocol::link::{LinkHeader, LinkMess, LinkReply};
-use redspice::protocol::Caps;
+use redspice::protocol::{sasl, Caps};
 
 const PASSWORD: &str = "s3cret";
 
@@ -281,4 +283,183 @@ fn migrate_data_is_refused_on_every_channel() {
         };
         assert!(closed);
     }
+}
+
+// -- SASL (auth = sasl) --
+
+/// A server with SASL. The application name has no configuration file, so
+/// libsasl2's defaults offer what the installed plugins can (DIGEST-MD5
+/// for a link without TLS); no user can log in, which these tests never
+/// get to.
+fn server_with_sasl() -> ServerThread {
+    ServerThread::start(
+        |server| {
+            server.add_display(16, 16).unwrap();
+            server.set_property("auth", redspice::AuthMode::Sasl);
+            server.set_property("sasl-app-name", "redspice-hostile-test");
+            Box::new(|| {})
+        },
+        Duration::from_millis(50),
+    )
+}
+
+/// Links a main channel, chooses SASL and reads the mechanism list.
+fn sasl_begin(port: u16) -> (TcpStream, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mess = LinkMess {
+        connection_id: 0,
+        channel_type: channel::MAIN,
+        channel_id: 0,
+        common_caps: Caps::with(&[
+            cap::common::PROTOCOL_AUTH_SELECTION,
+            cap::common::AUTH_SASL,
+            cap::common::MINI_HEADER,
+        ]),
+        channel_caps: Caps::new(),
+    };
+    s.write_all(&mess.encode_with_header().unwrap()).unwrap();
+    let header = LinkHeader::parse(&read_exact(&mut s, 16)).unwrap();
+    let reply = LinkReply::parse(&read_exact(&mut s, header.size as usize)).unwrap();
+    assert_eq!(reply.error, link_err::OK);
+    assert!(reply.common_caps.has(cap::common::AUTH_SASL));
+    assert!(!reply.common_caps.has(cap::common::AUTH_SPICE));
+    s.write_all(&2u32.to_le_bytes()).unwrap(); // AUTH_SASL
+    let len = u32::from_le_bytes(read_exact(&mut s, 4).try_into().unwrap());
+    assert!(
+        len as usize <= sasl::MAX_MECHLIST_LEN,
+        "mechlist of {len} bytes"
+    );
+    let list = String::from_utf8(read_exact(&mut s, len as usize)).unwrap();
+    assert!(list.starts_with(',') && list.ends_with(','), "{list:?}");
+    (s, list)
+}
+
+/// Reads until the server closes; the bytes it sent before closing.
+fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return all,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return all,
+            Err(e) => panic!("the server kept the connection open: {e}"),
+        }
+    }
+}
+
+/// The link error message spice-server sends (a SpiceLinkReply).
+fn assert_link_error(bytes: &[u8], code: u32) {
+    let header = LinkHeader::parse(bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"));
+    let reply = LinkReply::parse(&bytes[16..16 + header.size as usize]).unwrap();
+    assert_eq!(reply.error, code);
+}
+
+/// The server survived: a fresh link still gets its mechanism list.
+fn assert_still_serving(port: u16) {
+    let (_s, list) = sasl_begin(port);
+    assert!(list.len() > 2);
+}
+
+#[test]
+fn malformed_sasl_mechanism_names_are_refused_cleanly() {
+    let server = server_with_sasl();
+    let (_, list) = sasl_begin(server.port);
+    let offered = list
+        .trim_matches(',')
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    // Lengths outside 1..=100: closed without a word, as spice-server.
+    for len in [0u32, 101, 1 << 20, u32::MAX] {
+        let (mut s, _) = sasl_begin(server.port);
+        let mut bytes = len.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&[b'A'; 64]);
+        s.write_all(&bytes).unwrap();
+        assert_eq!(read_to_close(&mut s), b"", "mechname length {len}");
+    }
+    // Names not on offer or not SASL names: link error INVALID_DATA.
+    let with_comma = format!("{offered},PLAIN");
+    let lower = offered.to_lowercase();
+    for name in ["NOPE", "PLAIN", "ANONYMOUS", &with_comma, &lower, "A\0B"] {
+        let (mut s, _) = sasl_begin(server.port);
+        s.write_all(&sasl::encode_client_messages(name, &[]))
+            .unwrap();
+        assert_link_error(&read_to_close(&mut s), link_err::INVALID_DATA);
+    }
+    assert_still_serving(server.port);
+}
+
+#[test]
+fn oversized_or_garbage_sasl_data_is_refused_cleanly() {
+    let server = server_with_sasl();
+    let (_, list) = sasl_begin(server.port);
+    assert!(list.contains(",DIGEST-MD5,"), "{list:?}");
+    let mech = sasl::encode_client_messages("DIGEST-MD5", &[]);
+
+    // Oversized start data: link error INVALID_DATA before any of it is
+    // read (the length alone decides).
+    for len in [sasl::MAX_DATA_LEN + 1, u32::MAX] {
+        let (mut s, _) = sasl_begin(server.port);
+        let mut bytes = mech.clone();
+        bytes.extend_from_slice(&len.to_le_bytes());
+        bytes.extend_from_slice(&[b'x'; 100]);
+        s.write_all(&bytes).unwrap();
+        assert_link_error(&read_to_close(&mut s), link_err::INVALID_DATA);
+    }
+
+    // DIGEST-MD5 starts with a server challenge; then oversized step data
+    // or a garbage response close the link.
+    let challenge = |s: &mut TcpStream| {
+        let mut bytes = mech.clone();
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        s.write_all(&bytes).unwrap();
+        let len = u32::from_le_bytes(read_exact(s, 4).try_into().unwrap());
+        assert!(len > 1 && len <= sasl::MAX_DATA_LEN);
+        let data = read_exact(s, len as usize);
+        assert!(String::from_utf8_lossy(&data).contains("nonce="));
+        assert_eq!(read_exact(s, 1), [0], "complete after the challenge");
+    };
+    let (mut s, _) = sasl_begin(server.port);
+    challenge(&mut s);
+    s.write_all(&(sasl::MAX_DATA_LEN + 1).to_le_bytes())
+        .unwrap();
+    assert_eq!(read_to_close(&mut s), b"");
+
+    for garbage in [
+        &b"username=\"nobody\""[..],
+        b"\xff\xfe\x00garbage",
+        &[b','; 5000],
+    ] {
+        let (mut s, _) = sasl_begin(server.port);
+        challenge(&mut s);
+        s.write_all(&sasl::encode_client_messages("X", &[Some(garbage)])[5..])
+            .unwrap();
+        assert_eq!(read_to_close(&mut s), b"", "garbage {garbage:?}");
+    }
+
+    // Random bytes after choosing SASL, and a connection dropped half way.
+    let (mut s, _) = sasl_begin(server.port);
+    s.write_all(&[0x5a; 3000]).unwrap();
+    let _ = read_to_close(&mut s);
+    let (mut s, _) = sasl_begin(server.port);
+    s.write_all(&mech[..6]).unwrap();
+    drop(s);
+
+    assert_still_serving(server.port);
+}
+
+#[test]
+fn a_ticket_is_refused_when_sasl_is_required() {
+    let server = server_with_sasl();
+    let (mut s, reply) = link_mess(server.port);
+    assert!(reply.common_caps.has(cap::common::AUTH_SASL));
+    let ticket = encrypt_ticket(&reply.pub_key, b"anything\0");
+    let mut bytes = 1u32.to_le_bytes().to_vec(); // AUTH_SPICE
+    bytes.extend_from_slice(&ticket);
+    s.write_all(&bytes).unwrap();
+    assert_link_error(&read_to_close(&mut s), link_err::INVALID_DATA);
+    assert_still_serving(server.port);
 }

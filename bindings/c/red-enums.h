@@ -48,8 +48,9 @@ GType red_channel_type_get_type (void);
  * @RED_AUTH_MODE_NONE: anyone who reaches the port may connect
  * @RED_AUTH_MODE_TICKET: clients must present the ticket (password) set
  *   with red_server_set_ticket() or #RedServer:password
- * @RED_AUTH_MODE_SASL: SASL authentication (not implemented yet: clients
- *   are refused)
+ * @RED_AUTH_MODE_SASL: SASL authentication through Cyrus libsasl2, with
+ *   the mechanisms of the configuration that #RedServer:sasl-app-name
+ *   selects
  *
  * How clients authenticate.
  */

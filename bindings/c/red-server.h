@@ -120,6 +120,24 @@ G_DECLARE_FINAL_TYPE (RedServer, red_server, RED, SERVER, GObject)
  */
 
 /**
+ * RedServer:sasl-app-name:
+ *
+ * The application name Cyrus libsasl2 is set up with when
+ * #RedServer:auth is %RED_AUTH_MODE_SASL: it reads its settings (such as
+ * `mech_list` and `sasldb_path`) from `NAME.conf` in its configuration
+ * path (`/etc/sasl2` on Debian, or the directories in the
+ * `SASL_CONF_PATH` environment variable). Clients authenticate for the
+ * SASL service "spice", as with spice-server. libsasl2 takes one name per
+ * process: the first server to authenticate a client sets it. Setting
+ * %NULL restores the default, "redspice".
+ *
+ * On a link without TLS, the mechanism must provide a security layer of
+ * at least 56 bits (DIGEST-MD5 or GSSAPI; spice-gtk requires the same),
+ * which then protects the whole connection. Over TLS any mechanism the
+ * configuration allows will do.
+ */
+
+/**
  * RedServer:main-context:
  *
  * The #GMainContext the server runs on. Default: the thread-default

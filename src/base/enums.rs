@@ -42,7 +42,7 @@ pub enum AuthMode {
     /// `password` property.
     #[enum_value(name = "RED_AUTH_MODE_TICKET", nick = "ticket")]
     Ticket = 1,
-    /// SASL (not implemented yet: clients are refused).
+    /// SASL through Cyrus libsasl2 (`sasl-app-name` selects its configuration).
     #[enum_value(name = "RED_AUTH_MODE_SASL", nick = "sasl")]
     Sasl = 2,
 }

@@ -12,6 +12,7 @@ use super::link::{
     parse_auth_mechanism, parse_encrypted_ticket, parse_link_result, ticket_password, LinkHeader,
     LinkMess, LinkReply, LINK_HEADER_SIZE,
 };
+use super::sasl;
 
 /// What to fuzz.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,10 +28,12 @@ pub enum FuzzTarget {
     ClientCommon,
     /// A WebSocket opening request, then client frames.
     WebSocket,
+    /// The client side of a SASL exchange: mechname, then data messages.
+    Sasl,
 }
 
 impl FuzzTarget {
-    pub const ALL: [FuzzTarget; 7] = [
+    pub const ALL: [FuzzTarget; 8] = [
         FuzzTarget::Link,
         FuzzTarget::Header,
         FuzzTarget::ClientMain,
@@ -38,6 +41,7 @@ impl FuzzTarget {
         FuzzTarget::ClientInputs,
         FuzzTarget::ClientCommon,
         FuzzTarget::WebSocket,
+        FuzzTarget::Sasl,
     ];
 
     /// The cargo-fuzz target name.
@@ -50,6 +54,7 @@ impl FuzzTarget {
             FuzzTarget::ClientInputs => "client_inputs",
             FuzzTarget::ClientCommon => "client_common",
             FuzzTarget::WebSocket => "websocket",
+            FuzzTarget::Sasl => "sasl",
         }
     }
 }
@@ -115,7 +120,39 @@ pub fn fuzz_one(target: FuzzTarget, data: &[u8]) -> bool {
             fuzz_client(*ch, COMMON_TYPES, rest)
         }
         FuzzTarget::WebSocket => fuzz_websocket(data),
+        FuzzTarget::Sasl => fuzz_sasl(data),
     }
+}
+
+/// The client's SASL messages as the link stage reads them: a mechanism
+/// name, then data messages until one is refused or incomplete. What
+/// parses re-encodes to the same bytes (but the NUL each data message
+/// ends with, which is not checked on the way in).
+fn fuzz_sasl(data: &[u8]) -> bool {
+    let Ok(Some((name, used))) = sasl::parse_mechname(data) else {
+        return false;
+    };
+    assert_eq!(
+        Some(&sasl::encode_client_messages(&name, &[])[..]),
+        data.get(..used)
+    );
+    assert!(sasl::mechlist_contains(&format!(",{name},"), &name));
+    let mut rest = data.get(used..).unwrap_or(&[]);
+    while let Ok(Some((chunk, used))) = sasl::parse_client_data(rest) {
+        let again = sasl::encode_client_messages("X", &[chunk]);
+        let again = again.get(5..).unwrap_or(&[]);
+        assert_eq!(again.len(), used);
+        // All but the final NUL (none when there is no data).
+        let compared = if chunk.is_some() {
+            used.saturating_sub(1)
+        } else {
+            used
+        };
+        assert_eq!(again.get(..compared), rest.get(..compared));
+        let _ = sasl::encode_step_reply(chunk, chunk.is_none());
+        rest = rest.get(used..).unwrap_or(&[]);
+    }
+    true
 }
 
 /// The request as a server reads it, then frames until one is refused or
@@ -271,6 +308,13 @@ pub fn seeds(target: FuzzTarget) -> Vec<Vec<u8>> {
             ],
         ]
         .concat()],
+        FuzzTarget::Sasl => vec![
+            sasl::encode_client_messages(
+                "DIGEST-MD5",
+                &[None, Some(b"username=\"u\",nonce=\"n\"")],
+            ),
+            sasl::encode_client_messages("SCRAM-SHA-1", &[Some(b"n,,n=u,r=abc"), Some(b"")]),
+        ],
     }
 }
 
@@ -383,7 +427,7 @@ mod tests {
                 assert!(!matches!(m, ClientMessage::Unknown { .. }), "{m:?}");
             }
         }
-        assert_eq!(FuzzTarget::ALL.map(|t| t.name()).len(), 7);
+        assert_eq!(FuzzTarget::ALL.map(|t| t.name()).len(), 8);
         assert!(fuzz_one(
             FuzzTarget::WebSocket,
             &seeds(FuzzTarget::WebSocket)[0]

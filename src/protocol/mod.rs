@@ -41,6 +41,7 @@ pub mod inputs_messages;
 pub mod link;
 pub mod main_messages;
 pub mod reader;
+pub mod sasl;
 pub mod server_message;
 pub mod types;
 pub mod websocket;

@@ -87,6 +87,12 @@ impl Server {
         if !accepted {
             return link_err::PERMISSION_DENIED;
         }
+        self.admit(mess)
+    }
+
+    /// Decides an authenticated link (ticket or SASL): SPICE's link error
+    /// code.
+    pub(crate) fn admit(&self, mess: &LinkMess) -> u32 {
         if mess.channel_type == channel::MAIN {
             // Another client may have linked since the link reply said
             // there was room.

@@ -1,8 +1,9 @@
 //! The link stage, on the main thread: SpiceLinkHeader and SpiceLinkMess
 //! in, SpiceLinkReply (with this link's RSA public key) out, then the auth
-//! mechanism and the encrypted ticket in and the link result out. A
-//! connection that passes is handed to its channel; any failure is
-//! answered with SPICE's error code and the socket is closed.
+//! mechanism and the encrypted ticket in (or, with `auth` = sasl, a SASL
+//! exchange) and the link result out. A connection that passes is handed
+//! to its channel; any failure is answered with SPICE's error code and the
+//! socket is closed.
 //!
 //! Links in progress are bounded per source address and in total. A new
 //! connection is never refused for want of room: the link that has made
@@ -21,22 +22,31 @@ use glib::subclass::prelude::*;
 
 use openssl::ssl::{HandshakeError, MidHandshakeSslStream};
 
+use super::sasl::{self, Step};
 use super::ticket::TicketKey;
 use super::Server;
+use crate::base::enums::AuthMode;
 use crate::base::sync::lock;
 use crate::model::error::ConnectionError;
-use crate::model::transport::{Transport, WebSocket};
+use crate::model::transport::{SaslStream, Transport, WebSocket};
 use crate::protocol::constants::{cap, channel, link_err, SPICE_TICKET_CIPHERTEXT_BYTES};
 use crate::protocol::link::{
     encode_link_result, parse_auth_mechanism, AuthMechanism, LinkHeader, LinkMess, LinkReply,
     LINK_HEADER_SIZE,
 };
-use crate::protocol::{websocket, Caps};
+use crate::protocol::{sasl as sasl_wire, websocket, Caps};
 
 /// How long a connection may take to link before it is closed.
 pub const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Links in progress at once; beyond it the least advanced one is closed.
 pub const MAX_PENDING_LINKS: usize = 256;
+/// How long a link through a SASL security layer waits after its link
+/// result before the channel may write. spice-gtk reads the result with
+/// one `sasl_decode` of whatever has arrived and then waits for the socket
+/// before it looks at what it decoded beyond the result: channel messages
+/// that arrived with the result would sit there until more bytes come
+/// (with spice-server too). A pause lets the client take the result alone.
+pub const SASL_SETTLE: Duration = Duration::from_millis(300);
 /// Links in progress from one source address; beyond it that source's
 /// least advanced one is closed. A client opens up to about ten channels
 /// at once.
@@ -64,6 +74,10 @@ enum Stage {
     Mess(LinkHeader),
     AuthMechanism(LinkMess, TicketKey),
     Ticket(LinkMess, TicketKey),
+    /// A SASL exchange under way.
+    Sasl(LinkMess, Box<sasl::Auth>),
+    /// Authenticated and admitted.
+    Linked(LinkMess),
 }
 
 impl Stage {
@@ -73,7 +87,8 @@ impl Stage {
             Stage::Header => 0,
             Stage::Mess(_) => 1,
             Stage::AuthMechanism(..) => 2,
-            Stage::Ticket(..) => 3,
+            Stage::Ticket(..) | Stage::Sasl(..) => 3,
+            Stage::Linked(_) => 4,
         }
     }
 }
@@ -226,11 +241,34 @@ fn on_readable(server: &Server, handle: &LinkHandle) -> glib::ControlFlow {
     };
     match outcome {
         Ok(false) => glib::ControlFlow::Continue,
+        Ok(true) if has_sasl_layer(handle) => {
+            // Handed over after the pause; bytes the client sends meanwhile
+            // wait in the socket for the channel.
+            let weak = server.downgrade();
+            let h = handle.clone();
+            let pause = server.main_core().timeout_add(SASL_SETTLE, move || {
+                if let Some(server) = weak.upgrade() {
+                    finish(&server, &h, Ok(()));
+                }
+                glib::ControlFlow::Break
+            });
+            if let Some(p) = lock(&handle.0).as_mut() {
+                p.sources.push(pause);
+            }
+            glib::ControlFlow::Break
+        }
         done => {
             finish(server, handle, done.map(|_| ()));
             glib::ControlFlow::Break
         }
     }
+}
+
+/// Whether a link runs through a SASL security layer.
+fn has_sasl_layer(handle: &LinkHandle) -> bool {
+    lock(&handle.0)
+        .as_ref()
+        .is_some_and(|p| matches!(p.conn, Some(Conn::Ready(Transport::Sasl(_)))))
 }
 
 impl Pending {
@@ -375,9 +413,10 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                         reply: Reply::Error(link_err::ERROR),
                         error: ConnectionError::Encoder(e.message().to_string()),
                     })?;
+                let auth = server.settings().auth;
                 let reply = LinkReply::ok(
                     *key.public_der(),
-                    server_common_caps(),
+                    server_common_caps(auth),
                     server_channel_caps(mess.channel_type),
                 );
                 let bytes = reply.encode_with_header().map_err(|e| Failure {
@@ -387,6 +426,12 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                 write_all(p.transport()?, &bytes)?;
                 let next = if mess.common_caps.has(cap::common::PROTOCOL_AUTH_SELECTION) {
                     Stage::AuthMechanism(mess, key)
+                } else if auth == AuthMode::Sasl {
+                    // spice-server's answer to a client that cannot choose.
+                    return Err(fail(
+                        Reply::Error(link_err::VERSION_MISMATCH),
+                        "SASL is required and the client cannot select an auth mechanism",
+                    ));
                 } else {
                     Stage::Ticket(mess, key)
                 };
@@ -397,12 +442,32 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                     p.stage = Stage::AuthMechanism(mess, key);
                     return Ok(false);
                 }
+                let sasl_on = server.settings().auth == AuthMode::Sasl;
                 match parse_auth_mechanism(&p.input[..4]) {
+                    Ok(AuthMechanism::Spice) if sasl_on => {
+                        // spice-server answers a link error message here.
+                        return Err(fail(
+                            Reply::Error(link_err::INVALID_DATA),
+                            "SASL is required and the client chose a ticket",
+                        ));
+                    }
                     Ok(AuthMechanism::Spice) => (Stage::Ticket(mess, key), 4),
+                    Ok(AuthMechanism::Sasl) if sasl_on => {
+                        drop(key);
+                        if !lock(&server.imp().auth_throttle).allows(p.source, Instant::now()) {
+                            // As a failed step: closed, nothing learnt.
+                            return Err(fail(
+                                Reply::Close,
+                                "refused: too many failed authentications from this address",
+                            ));
+                        }
+                        let auth = start_sasl(server, p)?;
+                        (Stage::Sasl(mess, auth), 4)
+                    }
                     Ok(AuthMechanism::Sasl) => {
                         return Err(fail(
                             Reply::Result(link_err::PERMISSION_DENIED),
-                            "SASL is not supported",
+                            "the client chose SASL, which auth does not select",
                         ))
                     }
                     Err(e) => return Err(broken(Reply::Result(link_err::INVALID_DATA), e)),
@@ -436,6 +501,35 @@ fn advance(server: &Server, p: &mut Pending) -> Result<bool, Failure> {
                 p.stage = Stage::Ticket(mess, key);
                 return Ok(true);
             }
+            Stage::Sasl(mess, mut auth) => {
+                let step = sasl_step(server, p, &mut auth)?;
+                match step {
+                    SaslProgress::NeedInput => {
+                        p.stage = Stage::Sasl(mess, auth);
+                        return Ok(false);
+                    }
+                    SaslProgress::Consumed(used) => (Stage::Sasl(mess, auth), used),
+                    SaslProgress::Authenticated(used) => {
+                        p.input.drain(..used);
+                        sasl_authenticated(p, *auth)?;
+                        let code = server.admit(&mess);
+                        if code != link_err::OK {
+                            return Err(fail(
+                                Reply::Result(code),
+                                format!("link refused ({code})"),
+                            ));
+                        }
+                        // Through the security layer, if one runs.
+                        write_all(p.transport()?, &encode_link_result(link_err::OK))?;
+                        p.stage = Stage::Linked(mess);
+                        return Ok(true);
+                    }
+                }
+            }
+            Stage::Linked(mess) => {
+                p.stage = Stage::Linked(mess);
+                return Ok(true);
+            }
         };
         p.input.drain(..used);
         p.stage = next;
@@ -464,7 +558,9 @@ fn finish(server: &Server, handle: &LinkHandle, outcome: Result<(), Failure>) {
     }
     match outcome {
         Ok(()) => {
-            let (Stage::Ticket(mess, _), Some(Conn::Ready(socket))) = (p.stage, p.conn) else {
+            let (Stage::Ticket(mess, _) | Stage::Linked(mess), Some(Conn::Ready(socket))) =
+                (p.stage, p.conn)
+            else {
                 return;
             };
             server.link_done(Linked {
@@ -511,13 +607,136 @@ pub(crate) fn close_all(server: &Server) {
     }
 }
 
-/// Common caps the server offers on every channel.
-fn server_common_caps() -> Caps {
+/// Common caps the server offers on every channel: with SASL, SASL only
+/// (as spice-server), else the ticket.
+fn server_common_caps(auth: AuthMode) -> Caps {
+    let mechanism = if auth == AuthMode::Sasl {
+        cap::common::AUTH_SASL
+    } else {
+        cap::common::AUTH_SPICE
+    };
     Caps::with(&[
         cap::common::PROTOCOL_AUTH_SELECTION,
-        cap::common::AUTH_SPICE,
+        mechanism,
         cap::common::MINI_HEADER,
     ])
+}
+
+/// Starts a SASL exchange: the context, and the mechanism list out.
+fn start_sasl(server: &Server, p: &mut Pending) -> Result<Box<sasl::Auth>, Failure> {
+    let app_name = server.settings().sasl_app_name;
+    let auth = sasl::Auth::new(&app_name, p.transport()?).map_err(|e| Failure {
+        reply: Reply::Close,
+        error: ConnectionError::Encoder(format!("SASL: {e}")),
+    })?;
+    let message = sasl_wire::encode_mechlist(auth.mechlist()).map_err(|e| Failure {
+        reply: Reply::Close,
+        error: ConnectionError::Encoder(format!("SASL mechanism list: {e}")),
+    })?;
+    red_debug!("{}: SASL mechanisms {}", p.peer, auth.mechlist());
+    write_all(p.transport()?, &message)?;
+    Ok(Box::new(auth))
+}
+
+enum SaslProgress {
+    NeedInput,
+    /// A message was handled and took that many input bytes.
+    Consumed(usize),
+    /// The exchange is complete and succeeded (the reply was sent); it
+    /// took that many bytes.
+    Authenticated(usize),
+}
+
+/// Handles the next client message of a SASL exchange. Refusals follow
+/// spice-server: a bad mechanism name or oversized start data gets a link
+/// error message, anything else (a failed step, oversized step data, a
+/// wrong password) just closes; spice-gtk reports an auth error.
+fn sasl_step(
+    server: &Server,
+    p: &mut Pending,
+    auth: &mut sasl::Auth,
+) -> Result<SaslProgress, Failure> {
+    if matches!(auth.state, sasl::State::Mechname) {
+        let (name, used) = match sasl_wire::parse_mechname(&p.input) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(SaslProgress::NeedInput),
+            Err(
+                e @ crate::protocol::ProtocolError::InvalidValue {
+                    field: "sasl mechname length",
+                    ..
+                },
+            ) => return Err(broken(Reply::Close, e)),
+            Err(e) => return Err(broken(Reply::Error(link_err::INVALID_DATA), e)),
+        };
+        if !sasl_wire::mechlist_contains(auth.mechlist(), &name) {
+            return Err(fail(
+                Reply::Error(link_err::INVALID_DATA),
+                format!("SASL mechanism {name} is not on offer"),
+            ));
+        }
+        red_debug!("{}: SASL mechanism {name}", p.peer);
+        auth.state = sasl::State::Start(name);
+        return Ok(SaslProgress::Consumed(used));
+    }
+    let starting = matches!(auth.state, sasl::State::Start(_));
+    let (data, used) = match sasl_wire::parse_client_data(&p.input) {
+        Ok(Some((data, used))) => (data.map(<[u8]>::to_vec), used),
+        Ok(None) => return Ok(SaslProgress::NeedInput),
+        Err(e) if starting => return Err(broken(Reply::Error(link_err::INVALID_DATA), e)),
+        Err(e) => return Err(broken(Reply::Close, e)),
+    };
+    let step = auth.exchange(data.as_deref()).map_err(|detail| {
+        lock(&server.imp().auth_throttle).failed(p.source, Instant::now());
+        fail(
+            Reply::Close,
+            format!("SASL authentication failed: {detail}"),
+        )
+    })?;
+    let (out, complete) = match step {
+        Step::Continue(out) => (out, false),
+        Step::Done(out) => (out, true),
+    };
+    let reply = sasl_wire::encode_step_reply(out.as_deref(), complete)
+        .map_err(|e| fail(Reply::Close, format!("SASL reply: {e}")))?;
+    write_all(p.transport()?, &reply)?;
+    Ok(if complete {
+        SaslProgress::Authenticated(used)
+    } else {
+        SaslProgress::Consumed(used)
+    })
+}
+
+/// A completed exchange: the security strength is checked (too weak is
+/// refused as spice-server does), the acceptance goes out in clear, and a
+/// negotiated security layer wraps the connection from here on.
+fn sasl_authenticated(p: &mut Pending, mut auth: sasl::Auth) -> Result<(), Failure> {
+    let ssf = match auth.check_ssf() {
+        Ok(ssf) => ssf,
+        Err(reason) => {
+            let _ = p.transport()?.write(&sasl_wire::encode_auth_failed());
+            return Err(fail(Reply::Close, format!("SASL refused: {reason}")));
+        }
+    };
+    write_all(p.transport()?, &encode_link_result(link_err::OK))?;
+    let Some(ssf) = ssf else {
+        red_debug!("{}: SASL authenticated (over TLS)", p.peer);
+        return Ok(());
+    };
+    let layer = auth
+        .into_layer()
+        .map_err(|e| fail(Reply::Close, format!("SASL layer: {e}")))?;
+    // What the client sent after its last step is already encoded.
+    let raw = std::mem::take(&mut p.input);
+    if let Some(Conn::Ready(inner)) = p.conn.take() {
+        p.conn = Some(Conn::Ready(Transport::Sasl(Box::new(SaslStream::new(
+            inner, layer, raw,
+        )))));
+    }
+    red_debug!(
+        "{}: SASL authenticated, security layer of {ssf} bits",
+        p.peer
+    );
+    Ok(())
 }
 
 /// Channel caps the server offers.

@@ -13,6 +13,7 @@ pub mod auth_throttle;
 pub mod display;
 pub mod link_stage;
 mod listener;
+mod sasl;
 pub mod settings;
 pub mod ticket;
 mod tls;
@@ -45,7 +46,10 @@ use crate::protocol::inputs_messages::KeyModifiers;
 use auth_throttle::AuthThrottle;
 use display::Display;
 use listener::{bind, bind_unix, Listener};
-use settings::{ListenAddress, Settings, DEFAULT_ADDRESS, DEFAULT_TLS_PORT, DEFAULT_VIDEO_CODECS};
+use settings::{
+    ListenAddress, Settings, DEFAULT_ADDRESS, DEFAULT_SASL_APP_NAME, DEFAULT_TLS_PORT,
+    DEFAULT_VIDEO_CODECS,
+};
 use ticket::{KeyPool, Ticket};
 
 pub use settings::parse_uuid;
@@ -105,6 +109,11 @@ pub mod imp {
         #[property(name = "auth", get = |s: &Self| lock(&s.settings).auth,
             set = Self::set_auth, type = AuthMode, explicit_notify, nick = "Authentication",
             blurb = "How clients authenticate", builder(AuthMode::default()))]
+        #[property(name = "sasl-app-name",
+            get = |s: &Self| Some(lock(&s.settings).sasl_app_name.clone()),
+            set = Self::set_sasl_app_name, type = Option<String>, nullable,
+            default = Some(DEFAULT_SASL_APP_NAME), explicit_notify, nick = "SASL application name",
+            blurb = "The application name libsasl2 is set up with: it reads NAME.conf")]
         #[property(name = "name", get = |s: &Self| lock(&s.settings).name.clone(),
             set = Self::set_name, type = Option<String>, nullable, explicit_notify,
             nick = "Name", blurb = "A name for the session clients may show")]

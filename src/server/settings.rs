@@ -21,6 +21,8 @@ pub const DEFAULT_TLS_PORT: i32 = -1;
 /// sixteen viewers of one desktop is already a classroom.
 pub const DEFAULT_MAX_CLIENTS: u32 = 16;
 pub const DEFAULT_VIDEO_CODECS: &str = "gstreamer:mjpeg;gstreamer:vp8;gstreamer:h264;gstreamer:vp9";
+/// The default `sasl-app-name`: libsasl2 reads `redspice.conf`.
+pub const DEFAULT_SASL_APP_NAME: &str = "redspice";
 
 /// What the properties of a `RedServer` hold.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +31,8 @@ pub struct Settings {
     pub port: u32,
     pub tls_port: i32,
     pub auth: AuthMode,
+    /// The application name libsasl2 is set up with (its `<name>.conf`).
+    pub sasl_app_name: String,
     pub name: Option<String>,
     pub uuid: Option<String>,
     pub image_compression: ImageCompression,
@@ -62,6 +66,7 @@ impl Default for Settings {
             port: 0,
             tls_port: DEFAULT_TLS_PORT,
             auth: AuthMode::default(),
+            sasl_app_name: DEFAULT_SASL_APP_NAME.to_string(),
             name: None,
             uuid: None,
             image_compression: ImageCompression::default(),
@@ -213,6 +218,15 @@ impl super::imp::Server {
 
     pub(super) fn set_auth(&self, value: AuthMode) {
         self.update("auth", |s| s.auth = value);
+    }
+
+    pub(super) fn set_sasl_app_name(&self, value: Option<String>) {
+        let value = value.unwrap_or_else(|| DEFAULT_SASL_APP_NAME.to_string());
+        if value.is_empty() || value.contains(['\0', '/']) {
+            red_warning!("RedServer: ignoring sasl-app-name {value:?}, which is no file name");
+            return;
+        }
+        self.update("sasl-app-name", |s| s.sasl_app_name = value);
     }
 
     pub(super) fn set_name(&self, value: Option<String>) {

@@ -13,6 +13,9 @@ Options (command line first, then the environment variable in brackets):
                             repeat for more displays; default one 320x240
   --address ADDR            listen address, default 127.0.0.1
   --max-clients N           default: the server's (16)
+  --auth MODE               none|ticket|sasl (default: ticket when a password
+                            is given, else none)
+  --sasl-app-name NAME      libsasl2's application name (NAME.conf)
 
 Protocol. Once listening it prints one line
 
@@ -114,6 +117,8 @@ def parse_args(argv):
     p.add_argument("--x509-cert-file")
     p.add_argument("--x509-key-file")
     p.add_argument("--secure-channel", action="append", default=[])
+    p.add_argument("--auth", choices=["none", "ticket", "sasl"])
+    p.add_argument("--sasl-app-name")
     args = p.parse_args(argv)
     if args.display is None:
         spec = env.get("REDSPICE_TEST_DISPLAYS", "320x240")
@@ -144,6 +149,14 @@ class Server:
             }[args.image_compression]
         if args.password is not None:
             self.server.set_ticket(args.password, args.ticket_lifetime)
+        if args.sasl_app_name is not None:
+            self.server.props.sasl_app_name = args.sasl_app_name
+        if args.auth is not None:
+            self.server.props.auth = {
+                "none": Red.AuthMode.NONE,
+                "ticket": Red.AuthMode.TICKET,
+                "sasl": Red.AuthMode.SASL,
+            }[args.auth]
         self.displays = [self.server.add_display(w, h) for (w, h) in args.display]
         # Keeps Python wrappers (and the GBytes handed to draw/set_cursor)
         # alive; the C side references GBytes itself, this is belt and braces.
