@@ -91,10 +91,7 @@ pub struct Server(glib::Object);
 impl Server {
     /// `object` as a server, if it is one.
     pub fn from_object(object: glib::Object) -> Option<Server> {
-        object
-            .type_()
-            .is_a(server_type())
-            .then_some(Server(object))
+        object.type_().is_a(server_type()).then_some(Server(object))
     }
 
     /// A new server on `context`; to be called on the thread that will run

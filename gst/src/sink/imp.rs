@@ -204,9 +204,9 @@ impl Target {
             return;
         };
         let event = if pressed {
-            gst_video::NavigationEvent::key_press_builder(name).build()
+            navigation(gst_video::NavigationEvent::new_key_press(name))
         } else {
-            gst_video::NavigationEvent::key_release_builder(name).build()
+            navigation(gst_video::NavigationEvent::new_key_release(name))
         };
         self.send(event);
     }
@@ -216,7 +216,10 @@ impl Target {
             return;
         }
         *lock(&self.pointer) = (x, y);
-        self.send(gst_video::NavigationEvent::mouse_move_builder(x.into(), y.into()).build());
+        self.send(navigation(gst_video::NavigationEvent::new_mouse_move(
+            x.into(),
+            y.into(),
+        )));
     }
 
     fn on_motion(&self, dx: i32, dy: i32) {
@@ -232,20 +235,26 @@ impl Target {
             pointer.1 = pointer.1.saturating_add(dy).clamp(0, max_y);
             *pointer
         };
-        self.send(gst_video::NavigationEvent::mouse_move_builder(x.into(), y.into()).build());
+        self.send(navigation(gst_video::NavigationEvent::new_mouse_move(
+            x.into(),
+            y.into(),
+        )));
     }
 
     fn on_button(&self, button: u32, pressed: bool) {
         let (x, y) = *lock(&self.pointer);
         let (x, y) = (f64::from(x), f64::from(y));
         let event = match button {
-            1..=3 if pressed => {
-                gst_video::NavigationEvent::mouse_button_press_builder(button as i32, x, y).build()
-            }
-            1..=3 => {
-                gst_video::NavigationEvent::mouse_button_release_builder(button as i32, x, y)
-                    .build()
-            }
+            1..=3 if pressed => navigation(gst_video::NavigationEvent::new_mouse_button_press(
+                button as i32,
+                x,
+                y,
+            )),
+            1..=3 => navigation(gst_video::NavigationEvent::new_mouse_button_release(
+                button as i32,
+                x,
+                y,
+            )),
             // The wheel: SPICE sends a press and a release per step; the
             // press is the step. The structure of
             // gst_navigation_event_new_mouse_scroll() (1.18), made by hand
@@ -265,6 +274,12 @@ impl Target {
         };
         self.send(event);
     }
+}
+
+/// A navigation event from its description. Not through gstreamer-video's
+/// builders: 0.25.4's mouse_button_release_builder() makes a press.
+fn navigation(event: gst_video::NavigationEvent) -> gst::Event {
+    gst::event::Navigation::new(event.structure())
 }
 
 /// The thread running the sink's own server.
@@ -436,7 +451,9 @@ impl RedSpiceSink {
 
     /// Serves a display of the application's server, on its main context.
     fn start_app(&self, server: Server) -> Running {
-        let context = server.object().property::<glib::MainContext>("main-context");
+        let context = server
+            .object()
+            .property::<glib::MainContext>("main-context");
         let target = Target::new(&self.obj(), context);
         let reused = lock(&self.added)
             .as_ref()
@@ -691,16 +708,15 @@ impl VideoSinkImpl for RedSpiceSink {
         let Some(info) = lock(&self.info).clone() else {
             return Err(gst::FlowError::NotNegotiated);
         };
-        let frame = gst_video::VideoFrame::from_buffer_readable(buffer.clone(), &info).map_err(
-            |_| {
+        let frame =
+            gst_video::VideoFrame::from_buffer_readable(buffer.clone(), &info).map_err(|_| {
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Failed,
                     ["Could not map a video frame"]
                 );
                 gst::FlowError::Error
-            },
-        )?;
+            })?;
         let stride = frame.plane_stride()[0] as usize;
         let (width, height) = (frame.width(), frame.height());
         target.submit(Frame {
