@@ -35,6 +35,7 @@ from spice_harness import (
     BUTTON_UP,
     MASK_LEFT,
     MOUSE_MODE_CLIENT,
+    MOUSE_MODE_SERVER,
     PYTHON,
     SpiceClient,
 )
@@ -118,10 +119,10 @@ def clients():
         c.close()
 
 
-def connect(clients, port):
+def connect(clients, port, password=None):
     c = SpiceClient()
     clients.append(c)
-    c.connect(HOST, port)
+    c.connect(HOST, port, password)
     c.wait_ready(cursor=False)
     return c
 
@@ -243,6 +244,7 @@ if mode == "app":
 else:
     sink.props.port = 0
     sink.props.streaming_video = "off"
+    sink.props.password = "s3cret"
 
 def on_upstream(pad, info):
     event = info.get_event()
@@ -389,7 +391,16 @@ def start(pipelines, env, mode, width, height):
 def test_resize_odd_size_and_navigation(gst_env, tmp_path, clients, pipelines, mode):
     p = start(pipelines, gst_env, mode, 321, 241)
     assert p.info["same_server"] and p.info["display_type"] == "RedDisplay", p.info
-    client = connect(clients, p.port)
+    password = None
+    if mode == "own":
+        # The sink's password property reaches its server.
+        password = "s3cret"
+        wrong = SpiceClient()
+        clients.append(wrong)
+        wrong.connect(HOST, p.port, "wrong")
+        assert wait_until(lambda: wrong.first_error(), 20, sleep_when_busy=False)
+        assert "ERROR_AUTH" in wrong.first_error(), wrong.state()
+    client = connect(clients, p.port, password)
     wait_surface(client, 321, 241, reference_frame(gst_env, tmp_path, 321, 241), "321x241")
 
     # Renegotiation: the display, and the client's surface, change size.
@@ -426,6 +437,18 @@ def test_resize_odd_size_and_navigation(gst_env, tmp_path, clients, pipelines, m
          "pointer_y": 50.0},
         {"event": "mouse-scroll", "pointer_x": 100.0, "pointer_y": 50.0,
          "delta_pointer_x": 0.0, "delta_pointer_y": 1.0},
+    ], json.dumps(got)
+
+    # Server mouse mode: relative motion moves the pointer, in the display.
+    client.request_mouse_mode(MOUSE_MODE_SERVER)
+    assert wait_until(lambda: client.mouse_mode() == MOUSE_MODE_SERVER, 10,
+                      sleep_when_busy=False), client.state()
+    client.motion(5, -7)
+    client.motion(1000, 0)
+    got = p.nav(2)
+    assert got == [
+        {"event": "mouse-move", "pointer_x": 105.0, "pointer_y": 43.0},
+        {"event": "mouse-move", "pointer_x": 159.0, "pointer_y": 43.0},
     ], json.dumps(got)
 
     client.close()

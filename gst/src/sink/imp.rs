@@ -295,7 +295,13 @@ impl OwnThread {
         let thread = std::thread::Builder::new()
             .name("redspicesink".into())
             .spawn(move || {
-                let _ = thread_context.with_thread_default(|| thread_loop.run());
+                let _ = thread_context.with_thread_default(|| {
+                    thread_loop.run();
+                    // Drop what is still queued (a frame the stopped sink
+                    // will not draw): its closure holds the Target, which
+                    // holds this context.
+                    while thread_context.iteration(false) {}
+                });
             })?;
         Ok(OwnThread { main_loop, thread })
     }
@@ -651,6 +657,8 @@ impl BaseSinkImpl for RedSpiceSink {
         };
         let target = running.target;
         target.stopped.store(true, Ordering::SeqCst);
+        // The streaming thread has stopped: nothing submits after this.
+        drop(lock(&target.pending).take());
         *lock(&self.info) = None;
         match running.own {
             Some(own) => {
