@@ -34,28 +34,24 @@
  * ]|
  * Then `remote-viewer spice://127.0.0.1:5930`.
  */
-
 /**
  * GstRedSpiceSink:port:
  *
  * The TCP port the sink's own server listens on; 0 picks a free one (read
  * it from the server: #GstRedSpiceSink:server's `port`). Default: 5930.
  */
-
 /**
  * GstRedSpiceSink:address:
  *
  * The address the sink's own server listens on (RedServer:address: an IP
  * address, or `unix:/path`). Default: %NULL, 127.0.0.1.
  */
-
 /**
  * GstRedSpiceSink:password:
  *
  * The ticket clients of the sink's own server must give (write-only).
  * Default: %NULL, no password.
  */
-
 /**
  * GstRedSpiceSink:image-compression:
  *
@@ -63,7 +59,6 @@
  * `auto`, `lz4`, `lz`, `glz` or `quic` (all lossless). Default: %NULL, the
  * server's default.
  */
-
 /**
  * GstRedSpiceSink:streaming-video:
  *
@@ -71,7 +66,6 @@
  * (every frame lossless), `filter` or `all` (changing areas become lossy
  * video streams). Default: %NULL, the server's default (`filter`).
  */
-
 /**
  * GstRedSpiceSink:server:
  *
@@ -81,7 +75,6 @@
  * again when it restarts with the same server. Reading it gives the server
  * in use, the sink's own while it runs.
  */
-
 /**
  * GstRedSpiceSink:display:
  *
