@@ -272,14 +272,17 @@ pipeline.set_state(Gst.State.PLAYING)
 
 def announce():
     # Clients see the displays a server has when they connect: wait for
-    # the sink's display (added at the first frame to an application's
-    # server) before giving the port out.
-    if sink.props.display is None:
-        return True
-    server_in_use = sink.props.server
-    say(port=server_in_use.props.port,
-        same_server=(server is None or server_in_use == server),
-        display_type=sink.props.display.__gtype__.name)
+    # the display the sink adds to an application's server at the first
+    # frame before giving the port out. The sink's own server listens, with
+    # its display, once the pipeline is PAUSED; it is not handed out.
+    if server is not None:
+        if sink.props.display is None:
+            return True
+        say(port=server.props.port, same_server=sink.props.server == server,
+            display_type=sink.props.display.__gtype__.name)
+    else:
+        say(port=sink.props.port, same_server=sink.props.server is None,
+            display_type=None if sink.props.display is None else "leaked")
     return False
 
 GLib.timeout_add(20, announce)
@@ -390,7 +393,9 @@ def start(pipelines, env, mode, width, height):
 @pytest.mark.parametrize("mode", ["own", "app"])
 def test_resize_odd_size_and_navigation(gst_env, tmp_path, clients, pipelines, mode):
     p = start(pipelines, gst_env, mode, 321, 241)
-    assert p.info["same_server"] and p.info["display_type"] == "RedDisplay", p.info
+    assert p.info["same_server"], p.info
+    assert p.info["display_type"] == ("RedDisplay" if mode == "app" else None), p.info
+    assert p.info["port"] > 0, p.info
     password = None
     if mode == "own":
         # The sink's password property reaches its server.

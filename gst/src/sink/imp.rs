@@ -329,6 +329,8 @@ struct Running {
     target: Arc<Target>,
     handlers: Vec<glib::SignalHandlerId>,
     own: Option<OwnThread>,
+    /// The port the sink's own server listens on.
+    port: Option<u32>,
 }
 
 #[derive(Default)]
@@ -421,17 +423,16 @@ impl RedSpiceSink {
                 *lock(&thread_target.server) = None;
                 return Err((gst::LibraryError::Failed, e.message().to_string()));
             }
-            Ok(handlers)
+            Ok((handlers, server.port()))
         });
         match started {
-            Some(Ok(handlers)) => {
-                if let Some(server) = lock(&target.server).as_ref() {
-                    gst::info!(CAT, imp = self, "serving on port {}", server.port());
-                }
+            Some(Ok((handlers, port))) => {
+                gst::info!(CAT, imp = self, "serving on port {port}");
                 Ok(Running {
                     target,
                     handlers,
                     own: Some(own),
+                    port: Some(port),
                 })
             }
             Some(Err((kind, message))) => {
@@ -472,7 +473,12 @@ impl RedSpiceSink {
             target,
             handlers,
             own: None,
+            port: None,
         }
+    }
+
+    fn own_port(&self) -> Option<u32> {
+        lock(&self.running).as_ref().and_then(|r| r.port)
     }
 
     fn target(&self) -> Option<Arc<Target>> {
@@ -493,7 +499,7 @@ impl ObjectImpl for RedSpiceSink {
             vec![
                 glib::ParamSpecUInt::builder("port")
                     .nick("Port")
-                    .blurb("TCP port the sink's own server listens on (0: any free port; see the server property)")
+                    .blurb("TCP port the sink's own server listens on; 0 picks a free one, which this property reports while the sink runs")
                     .maximum(65535)
                     .default_value(DEFAULT_PORT)
                     .mutable_ready()
@@ -523,16 +529,17 @@ impl ObjectImpl for RedSpiceSink {
                     "server",
                     "Server",
                     "A RedServer to add the display to, run by the application on its \
-                     main context (NULL: the sink makes and runs its own). Reading gives \
-                     the server in use",
+                     main context (NULL: the sink makes and runs its own, which it keeps \
+                     to itself)",
                     redspice::server_type(),
                     glib::ParamFlags::READWRITE | gst::PARAM_FLAG_MUTABLE_READY,
                 ),
                 redspice::object_param_spec(
                     "display",
                     "Display",
-                    "The RedDisplay the sink draws into (NULL when stopped, and before \
-                     the first frame on an application's server)",
+                    "The RedDisplay the sink draws into on the application's server \
+                     (NULL before the first frame, when stopped, and with the sink's own \
+                     server)",
                     redspice::display_type(),
                     glib::ParamFlags::READABLE,
                 ),
@@ -575,22 +582,29 @@ impl ObjectImpl for RedSpiceSink {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = lock(&self.settings);
         match pspec.name() {
-            "port" => settings.port.to_value(),
+            // While the sink's own server runs: the port it listens on
+            // (the one picked for 0).
+            "port" => self.own_port().unwrap_or(settings.port).to_value(),
             "address" => settings.address.to_value(),
             "image-compression" => settings.image_compression.to_value(),
             "streaming-video" => settings.streaming_video.to_value(),
-            "server" => {
-                let server = self
-                    .target()
-                    .and_then(|t| lock(&t.server).clone())
-                    .or_else(|| settings.server.clone());
-                server.map(|s| s.object().clone()).to_value()
-            }
-            "display" => self
-                .target()
-                .and_then(|t| lock(&t.display).clone())
-                .map(|d| d.object().clone())
+            // The sink's own server and display are not handed out: they
+            // belong to its thread, and a reference the application kept
+            // would dispose of them on another.
+            "server" => settings
+                .server
+                .as_ref()
+                .map(|s| s.object().clone())
                 .to_value(),
+            "display" => {
+                let running = lock(&self.running);
+                running
+                    .as_ref()
+                    .filter(|r| r.own.is_none())
+                    .and_then(|r| lock(&r.target.display).clone())
+                    .map(|d| d.object().clone())
+                    .to_value()
+            }
             _ => None::<String>.to_value(),
         }
     }

@@ -37,8 +37,9 @@
 /**
  * GstRedSpiceSink:port:
  *
- * The TCP port the sink's own server listens on; 0 picks a free one (read
- * it from the server: #GstRedSpiceSink:server's `port`). Default: 5930.
+ * The TCP port the sink's own server listens on; 0 picks a free one, which
+ * this property reports while the sink runs (as RedServer:port does).
+ * Default: 5930.
  */
 /**
  * GstRedSpiceSink:address:
@@ -72,14 +73,15 @@
  * A RedServer (from libredspice-1.0, the library the plugin links to) to
  * serve the display on, instead of the sink's own. The application runs its
  * main context; the sink adds one display at the first frame and uses it
- * again when it restarts with the same server. Reading it gives the server
- * in use, the sink's own while it runs.
+ * again when it restarts with the same server. The sink's own server is
+ * not handed out (it lives on the sink's thread): this reads %NULL then.
  */
 /**
  * GstRedSpiceSink:display:
  *
- * The RedDisplay the sink draws into (read-only): %NULL when stopped, and
- * on an application's server before the first frame.
+ * The RedDisplay the sink draws into on the application's server
+ * (read-only); %NULL before the first frame, when stopped, and with the
+ * sink's own server.
  */
 use glib::prelude::*;
 
