@@ -8,8 +8,10 @@ out=$2
 depfile=$3
 profile=$4
 libdir=$5
+localedir=$6
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$src/target}"
 export REDSPICE_LIB_DIR="$libdir"
+export REDSPICE_INSTALL_LOCALEDIR="$localedir"
 if [ "$profile" = release ]; then
     cargo build --manifest-path "$src/gst/Cargo.toml" --lib --release
 else

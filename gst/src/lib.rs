@@ -1,6 +1,7 @@
 //! The `redspice` GStreamer plugin: `redspicesink`, a video sink that
 //! serves its input as a SPICE display (see `sink/imp.rs`).
 
+mod i18n;
 mod keymap;
 mod redspice;
 mod sink;

@@ -8,6 +8,8 @@
 use glib::prelude::*;
 use glib::translate::*;
 
+use crate::i18n::gettext;
+
 type GObject = glib::gobject_ffi::GObject;
 type GError = glib::ffi::GError;
 
@@ -116,10 +118,10 @@ impl Server {
             .ok_or_else(|| format!("RedServer:{property} is not an enumeration"))?;
         let value = class.to_value_by_nick(nick).ok_or_else(|| {
             let nicks: Vec<&str> = class.values().iter().map(|v| v.nick()).collect();
-            format!(
-                "{nick:?} is not a value of {property} (one of {})",
-                nicks.join(", ")
-            )
+            gettext("{value} is not a value of {property} (one of {values})")
+                .replace("{value}", &format!("{nick:?}"))
+                .replace("{property}", property)
+                .replace("{values}", &nicks.join(", "))
         })?;
         self.0.set_property_from_value(property, &value);
         Ok(())

@@ -29,6 +29,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use crate::i18n::gettext;
 use crate::keymap::key_name;
 use crate::redspice::{self, Display, Server};
 
@@ -163,7 +164,12 @@ impl Target {
                     gst::element_error!(
                         element,
                         gst::ResourceError::Write,
-                        ("Could not show a {}x{} frame", frame.width, frame.height),
+                        (
+                            "{}",
+                            gettext("Could not show a {width}x{height} frame")
+                                .replace("{width}", &frame.width.to_string())
+                                .replace("{height}", &frame.height.to_string())
+                        ),
                         ["{}", e.message()]
                     );
                 }
@@ -442,7 +448,11 @@ impl RedSpiceSink {
                 } else {
                     gst::error_msg!(
                         gst::ResourceError::OpenWrite,
-                        ("Could not start the SPICE server: {}", message)
+                        (
+                            "{}",
+                            gettext("Could not start the SPICE server: {reason}")
+                                .replace("{reason}", &message)
+                        )
                     )
                 })
             }
