@@ -1,9 +1,14 @@
 """TLS with the real spice-gtk client: a session over the TLS port sees the
 display exactly; with `secure-channels` a client given both ports is sent
-to the TLS port (NEED_SECURED) and still sees it exactly; a client that
-trusts another CA refuses the server."""
+to the TLS port (NEED_SECURED) and still sees it exactly; a client refuses
+a server whose certificate is from another CA, expired, or for another
+host; and remote-viewer (under Xvfb) shows the display over TLS."""
 
+import os
 import random
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -66,3 +71,103 @@ def test_a_client_that_trusts_another_ca_refuses_the_server(res, certificate, tm
     assert "ERROR_TLS" in events, (events, client.state())
     assert "OPENED" not in events, events
     assert server.client_count() == 0
+
+
+def assert_tls_refused(res, server, ca_file, name):
+    client = res.add_client(SpiceClient(name=name))
+    client.connect(HOST, tls_port=server.tls_port, ca_file=ca_file)
+    wait_until(lambda: client.first_error() is not None, 20)
+    events = client.events_of(CHANNEL_MAIN)
+    assert "ERROR_TLS" in events, (events, client.state())
+    assert "OPENED" not in events, events
+    assert server.client_count() == 0
+
+
+def test_an_expired_certificate_is_refused(res, tmp_path):
+    cert, key = make_certificate(str(tmp_path), "fresh")
+    expired = str(tmp_path / "expired-cert.pem")
+    # Re-signed with its own key, valid until yesterday.
+    subprocess.run(["openssl", "x509", "-in", cert, "-signkey", key, "-days", "-1",
+                    "-out", expired], check=True, capture_output=True)
+    server = tls_server(res, (expired, key), secure=["all"])
+    assert_tls_refused(res, server, expired, "expired")
+
+
+def test_a_certificate_for_another_host_is_refused(res, tmp_path):
+    cert = str(tmp_path / "elsewhere-cert.pem")
+    key = str(tmp_path / "elsewhere-key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=elsewhere.example", "-addext", "subjectAltName=DNS:elsewhere.example",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True)
+    server = tls_server(res, (cert, key), secure=["all"])
+    assert_tls_refused(res, server, cert, "wrong subject")
+
+
+# The colour remote-viewer must show: rare enough not to be on the screen
+# otherwise.
+VIEWER_COLOR = 0x00C0FFEE
+
+# Counts the pixels of one colour on the X screen, through GDK (run with
+# Debian's python3 in the Xvfb's DISPLAY).
+COUNT_COLOR = """
+import sys
+import gi
+gi.require_version("Gdk", "3.0")
+from gi.repository import Gdk
+root = Gdk.get_default_root_window()
+w, h = root.get_width(), root.get_height()
+pixbuf = Gdk.pixbuf_get_from_window(root, 0, 0, w, h)
+data = pixbuf.get_pixels()
+n, stride = pixbuf.get_n_channels(), pixbuf.get_rowstride()
+want = bytes.fromhex(sys.argv[1])
+count = 0
+for y in range(h):
+    row = data[y * stride:y * stride + w * n]
+    count += sum(1 for x in range(0, w * n, n) if row[x:x + 3] == want)
+print(count)
+"""
+
+
+@pytest.mark.skipif(shutil.which("remote-viewer") is None or shutil.which("Xvfb") is None,
+                    reason="remote-viewer or Xvfb missing")
+def test_remote_viewer_shows_the_display_over_tls(res, certificate, tmp_path):
+    server = tls_server(res, certificate, secure=["all"])
+    w, h = server.displays[0]
+    server.fill(0, 0, w, h, VIEWER_COLOR)
+    display = ":%d" % (90 + os.getpid() % 100)
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, DISPLAY=display)
+    env.pop("WAYLAND_DISPLAY", None)
+    viewer = None
+    try:
+        wait_until(lambda: os.path.exists("/tmp/.X11-unix/X%s" % display[1:]), 10)
+        viewer = subprocess.Popen(
+            ["remote-viewer", "--spice-ca-file=%s" % certificate[0],
+             "spice://127.0.0.1?tls-port=%d" % server.tls_port],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert server.wait_event("client-connected", timeout=30) is not None, (
+            "remote-viewer did not link over TLS" + server.diagnostics())
+        rgb = VIEWER_COLOR.to_bytes(3, "big").hex()
+        seen = {}
+
+        def shown():
+            out = subprocess.run([sys.executable, "-c", COUNT_COLOR, rgb], env=env,
+                                 capture_output=True, text=True, timeout=30)
+            seen["pixels"] = int(out.stdout.strip() or 0)
+            return seen["pixels"] >= w * h
+
+        assert wait_until(shown, 30, interval=0.5), (
+            "remote-viewer shows %d of the %d pixels of the display's colour%s"
+            % (seen.get("pixels", 0), w * h, server.diagnostics()))
+    finally:
+        if viewer is not None:
+            viewer.terminate()
+            try:
+                viewer.wait(10)
+            except subprocess.TimeoutExpired:
+                viewer.kill()
+        xvfb.terminate()
+        xvfb.wait(10)
