@@ -37,6 +37,12 @@ fn link_mess(port: u16) -> (TcpStream, LinkReply) {
 
 /// [`link_mess`] from a chosen loopback source address.
 fn link_mess_from(port: u16, source: [u8; 4]) -> (TcpStream, LinkReply) {
+    link_mess_with(port, source, cap::common::AUTH_SPICE)
+}
+
+/// A main-channel link from `source` offering the authentication `auth`
+/// (a common capability).
+fn link_mess_with(port: u16, source: [u8; 4], auth: u32) -> (TcpStream, LinkReply) {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     let local = std::net::SocketAddr::from((source, 0));
     socket.bind(&local.into()).unwrap();
@@ -50,7 +56,7 @@ fn link_mess_from(port: u16, source: [u8; 4]) -> (TcpStream, LinkReply) {
         channel_id: 0,
         common_caps: Caps::with(&[
             cap::common::PROTOCOL_AUTH_SELECTION,
-            cap::common::AUTH_SPICE,
+            auth,
             cap::common::MINI_HEADER,
         ]),
         channel_caps: Caps::new(),
@@ -328,22 +334,7 @@ fn server_with_sasl() -> ServerThread {
 
 /// Links a main channel, chooses SASL and reads the mechanism list.
 fn sasl_begin(port: u16) -> (TcpStream, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mess = LinkMess {
-        connection_id: 0,
-        channel_type: channel::MAIN,
-        channel_id: 0,
-        common_caps: Caps::with(&[
-            cap::common::PROTOCOL_AUTH_SELECTION,
-            cap::common::AUTH_SASL,
-            cap::common::MINI_HEADER,
-        ]),
-        channel_caps: Caps::new(),
-    };
-    s.write_all(&mess.encode_with_header().unwrap()).unwrap();
-    let header = LinkHeader::parse(&read_exact(&mut s, 16)).unwrap();
-    let reply = LinkReply::parse(&read_exact(&mut s, header.size as usize)).unwrap();
+    let (mut s, reply) = link_mess_with(port, [127, 0, 0, 1], cap::common::AUTH_SASL);
     assert_eq!(reply.error, link_err::OK);
     assert!(reply.common_caps.has(cap::common::AUTH_SASL));
     assert!(!reply.common_caps.has(cap::common::AUTH_SPICE));

@@ -54,16 +54,7 @@ impl SaslStream {
 
     /// Writes pending encoded bytes; WouldBlock while some remain.
     fn flush_out(&mut self) -> io::Result<()> {
-        while !self.out.is_empty() {
-            match self.inner.write(&self.out) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        write_pending(&mut self.inner, &mut self.out)
     }
 }
 
@@ -134,16 +125,7 @@ impl WebSocket {
 
     /// Writes pending frame bytes; WouldBlock while some remain.
     fn flush_out(&mut self) -> io::Result<()> {
-        while !self.out.is_empty() {
-            match self.inner.write(&self.out) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        write_pending(&mut self.inner, &mut self.out)
     }
 
     /// Queues a control frame and sends what the socket takes.
@@ -352,4 +334,20 @@ impl std::fmt::Debug for Transport {
         };
         f.write_str(name)
     }
+}
+
+/// Writes `out` to `inner`, dropping what was written: the buffered
+/// writes of the layered transports (SASL, WebSocket). WouldBlock while
+/// some remain.
+fn write_pending(inner: &mut Transport, out: &mut Vec<u8>) -> io::Result<()> {
+    while !out.is_empty() {
+        match inner.write(out) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                out.drain(..n);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

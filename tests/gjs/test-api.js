@@ -126,7 +126,7 @@ check('server defaults', () => {
     assertEqual(server.address, '127.0.0.1', 'address');
     assertEqual(server.port, 0, 'port');
     assertEqual(server.tls_port, -1, 'tls-port');
-    assertEqual(server.max_clients, 0, 'max-clients');
+    assertEqual(server.max_clients, 16, 'max-clients');
     assertEqual(server.auth, Red.AuthMode.NONE, 'auth');
     assertEqual(server.running, false, 'running');
     assertEqual(server.is_running(), false, 'is_running()');

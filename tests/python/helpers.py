@@ -281,3 +281,25 @@ def make_certificate(directory, name):
          "-keyout", key, "-out", cert],
         check=True, capture_output=True)
     return cert, key
+
+
+def serve_c_example_once(exe, env=None, cwd=None):
+    """Runs the C example `exe` (REDSPICE_PORT=0 in `env`), checks that it
+    prints its address and that a client links to its main channel (so its
+    main loop runs), then stops it with SIGTERM; returns (returncode,
+    stderr)."""
+    import rawspice
+    import re
+
+    server = subprocess.Popen([str(exe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=cwd)
+    try:
+        line = server.stdout.readline()
+        found = re.fullmatch(r"listening on spice://127\.0\.0\.1:(\d+)\n", line)
+        assert found, line + server.stderr.read()
+        main, _session = rawspice.main_link(int(found[1]))
+        main.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _rest, err = server.communicate(timeout=10)
+    return server.returncode, err

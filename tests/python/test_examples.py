@@ -1,13 +1,9 @@
 """The examples and the gjs test script run from the build tree."""
 
 import os
-import re
-import signal
-import subprocess
 import sys
 
-import rawspice as rs
-from helpers import BUILD_DIR, SOURCE_DIR, run
+from helpers import BUILD_DIR, SOURCE_DIR, run, serve_c_example_once
 
 
 def run_example(cmd, seconds=None, timeout=60, cwd=None, env=None):
@@ -75,19 +71,8 @@ def test_c_example_compiles_serves_a_client_and_stops(tmp_path):
     out = run(["cc", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror", source,
                "-o", str(exe)] + flags.stdout.split(), timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
-    server = subprocess.Popen([str(exe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=dict(os.environ, REDSPICE_PORT="0"))
-    try:
-        line = server.stdout.readline()
-        found = re.fullmatch(r"listening on spice://127\.0\.0\.1:(\d+)\n", line)
-        assert found, line + server.stderr.read()
-        # its main loop runs: a client gets through the link to MAIN_INIT
-        main, _session = rs.main_link(int(found[1]))
-        main.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        rest, err = server.communicate(timeout=10)
-    assert server.returncode == 0, rest + err
+    returncode, err = serve_c_example_once(exe, env=dict(os.environ, REDSPICE_PORT="0"))
+    assert returncode == 0, err
     assert "CRITICAL" not in err, err
 
 

@@ -14,13 +14,11 @@ import glob
 import json
 import os
 import re
-import signal
 import subprocess
 
 import pytest
 
-import rawspice as rs
-from helpers import BUILD_DIR, SOURCE_DIR
+from helpers import BUILD_DIR, SOURCE_DIR, serve_c_example_once
 
 TIME_LIMIT = 600
 
@@ -119,18 +117,8 @@ def test_c_uses_the_install(staged, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     ldd = run_outside(["ldd", exe], env, tmp_path)
     assert os.path.join(libdir, "libredspice-1.0.so.0") in ldd.stdout, ldd.stdout
-    server = subprocess.Popen([exe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env, cwd=tmp_path)
-    try:
-        line = server.stdout.readline()
-        found = re.fullmatch(r"listening on spice://127\.0\.0\.1:(\d+)\n", line)
-        assert found, line + server.stderr.read()
-        main, _session = rs.main_link(int(found[1]))
-        main.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        rest, err = server.communicate(timeout=10)
-    assert server.returncode == 0, rest + err
+    returncode, err = serve_c_example_once(exe, env=env, cwd=tmp_path)
+    assert returncode == 0, err
 
 
 PYTHON_CHECK = """
