@@ -171,9 +171,10 @@ CURSOR_JS = "return document.getElementById('spice-screen').style.cursor;"
 
 
 def canvas_rgb(driver):
+    """(RGB bytes, whether every pixel is opaque): a canvas not yet drawn
+    all over has transparent pixels."""
     data, opaque = driver.execute_script(CANVAS_RGB_JS)
-    assert opaque, "the canvas has pixels that are not opaque"
-    return base64.b64decode(data)
+    return base64.b64decode(data), opaque
 
 
 def wait_canvas(driver, size):
@@ -188,15 +189,17 @@ def wait_canvas_equals(driver, expected_rgb, size):
     """Waits until the canvas shows exactly `expected_rgb`; on a timeout,
     fails with where it differs."""
     wait_canvas(driver, size)
-    seen = [b""]
+    seen = [b"", False]
 
     def same():
-        seen[0] = canvas_rgb(driver)
-        return seen[0] == expected_rgb
+        seen[0], seen[1] = canvas_rgb(driver)
+        return seen[1] and seen[0] == expected_rgb
 
     if wait_until(same, PAGE_TIMEOUT, interval=0.5):
         return
     got = seen[0]
+    if not seen[1]:
+        pytest.fail("the canvas still has pixels that are not opaque%s" % console(driver))
     w = size[0]
     if len(got) != len(expected_rgb):
         pytest.fail("the canvas has %d bytes of RGB, the frame %d%s" % (
