@@ -266,7 +266,15 @@ impl DisplayState {
                 rect,
                 pixels,
                 stride,
-            } => Effect::Damage(self.surface.draw(rect, &pixels, stride)),
+            } => {
+                let changed = self.surface.draw(rect, &pixels, stride);
+                // A redraw of the same pixels is no update at all.
+                if changed.is_empty() {
+                    Effect::None
+                } else {
+                    Effect::Damage(changed)
+                }
+            }
             DisplayRequest::Fill { rect, color } => Effect::Damage(self.surface.fill(rect, color)),
             DisplayRequest::CopyArea {
                 src,

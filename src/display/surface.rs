@@ -100,7 +100,9 @@ impl Surface {
 
     /// Copies a `rect` of `src` (rows `stride` bytes apart, starting at the
     /// rect's top-left pixel) into the surface, clipped to it. Returns the
-    /// area that changed.
+    /// box of the pixels that really changed (empty if none did): an
+    /// application that redraws a whole frame to change a corner of it
+    /// costs its clients only the corner.
     pub fn draw(&mut self, rect: Rect, src: &[u8], stride: usize) -> Rect {
         let clipped = rect.clip_to(self.width, self.height);
         if clipped.is_empty() {
@@ -111,15 +113,20 @@ impl Surface {
         let dy = (clipped.y - rect.y) as usize;
         let row = clipped.width as usize * 4;
         let surface_stride = self.stride();
+        let mut changed = ChangedBox::default();
         for y in 0..clipped.height as usize {
             let start = (dy + y) * stride + dx * 4;
             let Some(line) = src.get(start..start + row) else {
                 break;
             };
             let dest = (clipped.y as usize + y) * surface_stride + clipped.x as usize * 4;
-            self.pixels[dest..dest + row].copy_from_slice(line);
+            let old = &mut self.pixels[dest..dest + row];
+            if let Some((first, last)) = changed_pixels(old, line) {
+                changed.add(y as u32, first as u32, last as u32);
+                old.copy_from_slice(line);
+            }
         }
-        clipped
+        changed.rect(clipped)
     }
 
     /// Fills `rect` (clipped) with `color` (0xXXRRGGBB).
@@ -188,6 +195,65 @@ impl Surface {
     }
 }
 
+/// The first and last pixel (indices) in which two rows of x8r8g8b8 pixels
+/// differ, or `None` if they are equal. Compared in blocks first, which
+/// the library's slice equality does at memory speed.
+fn changed_pixels(old: &[u8], new: &[u8]) -> Option<(usize, usize)> {
+    const BLOCK: usize = 64;
+    if old == new {
+        return None;
+    }
+    let blocks = old.chunks(BLOCK).zip(new.chunks(BLOCK));
+    let first_block = blocks.clone().position(|(a, b)| a != b)?;
+    let last_block = old.len().div_ceil(BLOCK)
+        - 1
+        - old
+            .chunks(BLOCK)
+            .rev()
+            .zip(new.chunks(BLOCK).rev())
+            .position(|(a, b)| a != b)?;
+    let pixel_of = |block: usize, from_end: bool| {
+        let start = block * BLOCK;
+        let end = (start + BLOCK).min(old.len());
+        let pairs = old[start..end].chunks(4).zip(new[start..end].chunks(4));
+        let within = if from_end {
+            (end - start).div_ceil(4) - 1 - pairs.rev().position(|(a, b)| a != b).unwrap_or(0)
+        } else {
+            pairs.clone().position(|(a, b)| a != b).unwrap_or(0)
+        };
+        start / 4 + within
+    };
+    Some((pixel_of(first_block, false), pixel_of(last_block, true)))
+}
+
+/// The box of the changed pixels of a draw, relative to its clipped area.
+#[derive(Default)]
+struct ChangedBox {
+    /// (top row, bottom row, left pixel, right pixel), inclusive.
+    bounds: Option<(u32, u32, u32, u32)>,
+}
+
+impl ChangedBox {
+    fn add(&mut self, y: u32, first: u32, last: u32) {
+        self.bounds = Some(match self.bounds {
+            None => (y, y, first, last),
+            Some((top, _, left, right)) => (top, y, left.min(first), right.max(last)),
+        });
+    }
+
+    fn rect(&self, area: Rect) -> Rect {
+        match self.bounds {
+            None => Rect::default(),
+            Some((top, bottom, left, right)) => Rect::new(
+                area.x + left as i32,
+                area.y + top as i32,
+                right - left + 1,
+                bottom - top + 1,
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +273,46 @@ mod tests {
         assert_eq!(s.pixel(0, 2), Some(5));
         assert_eq!(s.pixel(1, 2), Some(6));
         assert_eq!(s.pixel(2, 1), Some(0));
+    }
+
+    #[test]
+    fn a_draw_reports_only_the_pixels_it_changed() {
+        let (w, h) = (300u32, 40u32);
+        let mut s = Surface::new(w, h);
+        let mut frame: Vec<u32> = (0..w * h).map(|i| i % 97 + 1).collect();
+        assert_eq!(
+            s.draw(Rect::new(0, 0, w, h), &bytes(&frame), w as usize * 4),
+            Rect::new(0, 0, w, h)
+        );
+        // The same frame again: nothing changed.
+        assert!(s
+            .draw(Rect::new(0, 0, w, h), &bytes(&frame), w as usize * 4)
+            .is_empty());
+        // Two pixels far apart (across 64-byte blocks) in two rows.
+        frame[(5 * w + 17) as usize] = 0xabcdef;
+        frame[(9 * w + 250) as usize] = 0x123456;
+        let changed = s.draw(Rect::new(0, 0, w, h), &bytes(&frame), w as usize * 4);
+        assert_eq!(changed, Rect::new(17, 5, 250 - 17 + 1, 9 - 5 + 1));
+        assert_eq!(s.pixel(17, 5), Some(0xabcdef));
+        assert_eq!(s.pixel(250, 9), Some(0x123456));
+        // One pixel, the last of a row, in a draw clipped on the left: the
+        // source rows have 3 pixels before the surface's first column.
+        frame[(20 * w + w - 1) as usize] = 7;
+        let mut source = Vec::new();
+        for row in frame.chunks(w as usize) {
+            source.extend_from_slice(&bytes(&[0xdead, 0xbeef, 0xf00d]));
+            source.extend_from_slice(&bytes(row));
+        }
+        let changed = s.draw(Rect::new(-3, 0, w + 3, h), &source, (w as usize + 3) * 4);
+        assert_eq!(changed, Rect::new(w as i32 - 1, 20, 1, 1));
+        assert_eq!(s.pixel(w - 1, 20), Some(7));
+        for x in [0, 1, 63, 64, 299] {
+            let mut a = vec![5u8; 1200];
+            let b = a.clone();
+            assert_eq!(changed_pixels(&a, &b), None);
+            a[x * 4 + 2] = 9;
+            assert_eq!(changed_pixels(&a, &b), Some((x, x)), "pixel {x}");
+        }
     }
 
     #[test]
