@@ -6,6 +6,7 @@
 
 pub mod codecs;
 pub mod encoder;
+pub mod motion;
 pub mod region;
 pub mod state;
 pub mod stream;
