@@ -56,7 +56,7 @@ from latency import percentile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
-WORKLOADS = ["photo", "text", "box", "scroll", "video"]
+WORKLOADS = ["photo", "text", "box", "scroll", "video", "frames"]
 SERVERS = [("redspice", "redspice-bench-server"), ("libspice-server", "reference-bench-server")]
 TAIL = 1.0  # seconds frames may still arrive after the run and count
 # On a limited link the run starts once the link has carried fewer than

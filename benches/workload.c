@@ -1,6 +1,6 @@
 /* workload.c: the seeded frames both benchmark servers draw.
  *
- * Five workloads on one display, each a sequence of frames made of the
+ * Six workloads on one display, each a sequence of frames made of the
  * requests an application would make (draw pixels, fill, copy an area):
  *
  *   photo   full-screen photo-like frames: a new full-display image per frame
@@ -8,6 +8,9 @@
  *   box     a 256x256 textured box moving over a plain desktop
  *   scroll  a document scrolling by one text line per frame (copy + new line)
  *   video   a 640x360 video-like rectangle in the middle of a desktop
+ *   frames  the scroll workload's document, but drawn as one whole-screen
+ *           image per frame, as an emulator or a screen grabber does: the
+ *           server has to find the scroll in the pixels
  *
  * Everything comes from the seed and the frame number alone, so both servers
  * get byte-identical requests. Every frame from 1 on carries its number in a
@@ -35,7 +38,7 @@
 #define PAN_X 384
 #define PAN_Y 216
 
-typedef enum { WL_PHOTO, WL_TEXT, WL_BOX, WL_SCROLL, WL_VIDEO } Kind;
+typedef enum { WL_PHOTO, WL_TEXT, WL_BOX, WL_SCROLL, WL_VIDEO, WL_FRAMES } Kind;
 
 struct _BenchWorkload {
   Kind kind;
@@ -54,7 +57,7 @@ struct _BenchWorkload {
   guint8 *box;
 };
 
-static const char *const names[] = { "photo", "text", "box", "scroll", "video" };
+static const char *const names[] = { "photo", "text", "box", "scroll", "video", "frames" };
 
 /* A generator for frame n that does not depend on the frames before it. */
 static GRand *
@@ -308,7 +311,7 @@ bench_workload_new (const char *name, guint32 seed, guint width, guint height, G
       kind = i;
   if (kind < 0) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "unknown workload \"%s\" (photo, text, box, scroll or video)", name);
+                 "unknown workload \"%s\" (photo, text, box, scroll, video or frames)", name);
     return NULL;
   }
   if (width < 1280 || height < 720 || width > 4096 || height > 4096) {
@@ -336,6 +339,7 @@ bench_workload_new (const char *name, guint32 seed, guint width, guint height, G
     }
     break;
   case WL_SCROLL:
+  case WL_FRAMES:
     make_font (w);
     w->doc = (BenchRect) { width / 6, 40, width * 2 / 3, (height - 80) / LINE_H * LINE_H };
     break;
@@ -416,6 +420,31 @@ scroll_frame (BenchWorkload *w, guint n, GArray *ops)
   g_rand_free (rand);
 }
 
+/* The document of frame n, lines n, n + 1, ... each from its own seed, on
+ * the desktop, as one whole-screen image with the stamp inside. */
+static void
+frames_frame (BenchWorkload *w, guint n, GArray *ops)
+{
+  BenchRect d = w->doc;
+  gsize stride = (gsize) w->width * 4;
+  guint8 *data = g_malloc (stride * w->height);
+
+  fill_rect (data, stride, 0, 0, w->width, w->height, DESKTOP_COLOR);
+  for (gint i = 0; i < d.height / LINE_H; i++) {
+    GRand *rand = frame_rand (w, n + i, 5);
+    GBytes *line = text_block (w, rand, d.width, LINE_H, 16);
+    const guint8 *src = g_bytes_get_data (line, NULL);
+    for (gint y = 0; y < LINE_H; y++)
+      memcpy (data + (d.y + i * LINE_H + y) * stride + d.x * 4,
+              src + (gsize) y * d.width * 4, (gsize) d.width * 4);
+    g_bytes_unref (line);
+    g_rand_free (rand);
+  }
+  if (n > 0)
+    bench_stamp_paint (data, stride, n);
+  push_draw (ops, 0, 0, w->width, w->height, take_pixels (data, w->width, w->height));
+}
+
 static void
 box_frame (BenchWorkload *w, guint n, GArray *ops)
 {
@@ -457,6 +486,9 @@ bench_workload_frame (BenchWorkload *w, guint n, GArray *ops)
     break;
   case WL_BOX:
     box_frame (w, n, ops);
+    break;
+  case WL_FRAMES:
+    frames_frame (w, n, ops);
     break;
   }
 }
