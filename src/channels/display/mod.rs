@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use glib::prelude::*;
 
+use crate::base::dispatcher::Dispatcher;
 use crate::base::enums::ImageCompression;
 use crate::base::sync::lock;
 use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
@@ -29,10 +30,13 @@ use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
 use crate::display::stream::Stream;
 use crate::display::surface::Rect;
+use crate::model::channel::ChannelExt;
 use crate::model::channel_client::{new_channel_client, ChannelClient, ChannelClientExt};
 use crate::model::client::Client;
 use crate::model::connection::{attach, ChannelProtocol, Outbox, Result};
 use crate::model::error::ConnectionError;
+use crate::model::link::{ClientPlayout, PlayoutEstimator};
+use crate::model::messages::MainMessage;
 use crate::model::transport::Transport;
 use crate::protocol::constants::{
     bitmap_flags, bitmap_fmt, cap, channel, image_compression, image_scale_mode, ropd,
@@ -95,6 +99,32 @@ pub(crate) struct DisplayProtocol {
     /// channels (on other worker threads), once GLZ is in use.
     glz: Option<Arc<Mutex<GlzDictionary>>>,
     monitors_config: bool,
+    /// The playout delay this client's stream frames need.
+    playout: PlayoutEstimator,
+    /// Where that delay goes: the client's main channel, on the main
+    /// thread.
+    playout_to_main: Option<PlayoutToMain>,
+}
+
+/// How a display channel client tells its client's main channel the
+/// playout delay it needs (`docs/threading.md`: shared state, then a
+/// message through the main dispatcher).
+struct PlayoutToMain {
+    shared: Arc<ClientPlayout>,
+    /// This display channel's id, its key in `shared`.
+    id: u32,
+    client: glib::WeakRef<Client>,
+    dispatcher: Dispatcher<MainMessage>,
+}
+
+impl Drop for DisplayProtocol {
+    fn drop(&mut self) {
+        // A display that left needs no delay any more (the client hears
+        // of it with the next change).
+        if let Some(to_main) = &self.playout_to_main {
+            to_main.shared.remove(to_main.id);
+        }
+    }
 }
 
 /// How this client's drawing updates are compressed.
@@ -141,6 +171,31 @@ impl DisplayProtocol {
             glz_init: None,
             glz: None,
             monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
+            playout: PlayoutEstimator::default(),
+            playout_to_main: None,
+        }
+    }
+
+    /// A stream frame was queued last: the playout delay follows the time
+    /// it needs to reach the client (everything queued before it, ours and
+    /// the kernel's, then itself, at the link's rate).
+    fn stream_frame_queued(&mut self, out: &Outbox) {
+        let Some(transit) = out.link.transit(out.queued()) else {
+            return;
+        };
+        let now = u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000;
+        let Some(delay) = self.playout.frame(now, transit) else {
+            return;
+        };
+        if let Some(to_main) = &self.playout_to_main {
+            red_debug!(
+                "display {}: frames need {delay} ms of playout delay (transit {transit:?})",
+                to_main.id
+            );
+            to_main.shared.set(to_main.id, delay);
+            to_main
+                .dispatcher
+                .send(MainMessage::PlayoutDelay(to_main.client.clone()));
         }
     }
 
@@ -392,7 +447,17 @@ fn solid_color(bytes: &[u8]) -> Option<u32> {
 }
 
 impl ChannelProtocol for DisplayProtocol {
-    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result {
+    fn start(&mut self, rcc: &ChannelClient, out: &mut Outbox) -> Result {
+        if let (Some(client), Some(channel)) = (rcc.client(), rcc.channel()) {
+            if let Some(dispatcher) = channel.main_dispatcher() {
+                self.playout_to_main = Some(PlayoutToMain {
+                    shared: client.shared(0, ClientPlayout::default),
+                    id: channel.id(),
+                    client: client.downgrade(),
+                    dispatcher: dispatcher.clone(),
+                });
+            }
+        }
         out.start_acks()?;
         let (width, height) = {
             let state = lock(&self.state);
@@ -575,12 +640,28 @@ fn forward_damage(channels: &DisplayChannels, rect: Rect) {
         });
         return;
     };
+    // The encoders are shared by the clients of a codec: their bitrate
+    // stays within the slowest measured link.
+    let mut slowest: Option<u64> = None;
+    clients.for_each_protocol(|_, out| {
+        let bandwidth = out.link.bandwidth_bps();
+        if bandwidth > 0 {
+            slowest = Some(slowest.map_or(bandwidth, |s| s.min(bandwidth)));
+        }
+        Ok(())
+    });
+    lock(&channels.state).set_link_bandwidth(slowest);
     // One encoding per codec, shared by every client of that codec.
     let mut frames = SharedFrames::new();
     clients.for_each_protocol(|p, out| {
         p.end_streams(&detection.ended, out)?;
-        p.streams
-            .send_frame(id, rect, &channels.state, &mut frames, &mut p.pending, out)
+        let sent =
+            p.streams
+                .send_frame(id, rect, &channels.state, &mut frames, &mut p.pending, out)?;
+        if sent {
+            p.stream_frame_queued(out);
+        }
+        Ok(())
     });
 }
 

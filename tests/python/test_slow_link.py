@@ -1,0 +1,190 @@
+"""A full-screen video stream over a 10 Mbit/s link, with the real spice-gtk
+client: frames must be shown, and soon after the application drew them.
+
+The server and the client run in one process inside a network namespace of
+their own (`unshare -n`) whose loopback has a 1500-byte MTU and a tc token
+bucket of 10 Mbit/s (as `tools/bench --link 10mbit`). The test re-runs this
+file there (`python3 test_slow_link.py --inside`), which prints its figures
+as JSON; the test checks them.
+
+Every frame carries its number in a stamp of black and white blocks
+(`benches/latency.py`); the client reads it from its own surface at every
+`display-invalidate`, so latency is measured from the stamp: from when the
+application drew frame n to when the client first showed n, on one clock.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "benches"))
+
+from latency import STAMP_BLOCK, STAMP_WIDTH, percentile, read_stamp, stamp_row  # noqa: E402
+
+W, H = 1280, 720
+FPS = 30
+SECONDS = 12.0
+# The first seconds are the first screen, stream detection and the
+# playout delay settling: figures are taken after them.
+WARMUP = 4.0
+RATE = "10mbit"
+LINK_SETUP = ("ip link set lo up mtu 1500"
+              " && tc qdisc add dev lo root tbf rate %s burst 64kbit latency 200ms" % RATE)
+# Where the client reads the stamp: rows across the blocks, and each
+# block's columns but a few pixels on either side (lossy codecs blur edges).
+STAMP_ROWS = (5, 8, 11)
+STAMP_INSET = 5
+
+
+def base_row():
+    """A long row of smooth, video-like x8r8g8b8 pixels; frame rows are
+    windows of it, shifted per row and per frame."""
+    import math
+    n = W + H * 3 + 8 * 64
+    out = bytearray(n * 4)
+    for x in range(n):
+        out[x * 4] = int(127 + 120 * math.sin(x / 41.0))
+        out[x * 4 + 1] = int(127 + 120 * math.sin(x / 67.0 + 1))
+        out[x * 4 + 2] = int(127 + 120 * math.sin(x / 23.0 + 2))
+    return bytes(out)
+
+
+def frame(base, n):
+    """Frame n: the moving picture with n's stamp at the top-left."""
+    shift = (n % 8) * 64
+    pixels = bytearray(b"".join(
+        base[(y * 3 + shift) * 4:(y * 3 + shift + W) * 4] for y in range(H)))
+    row = stamp_row(n)
+    for y in range(STAMP_BLOCK):
+        pixels[y * W * 4:y * W * 4 + STAMP_WIDTH * 4] = row
+    return pixels
+
+
+def inside():
+    """Runs in the namespace: server and client, then prints the figures."""
+    import gi
+    gi.require_version("Red", "1.0")
+    gi.require_version("SpiceClientGLib", "2.0")
+    from gi.repository import GLib, GObject, Red
+    from gi.repository import SpiceClientGLib as Spice
+
+    server = Red.Server(port=0)
+    display = server.add_display(W, H)
+    display.fill(0, 0, W, H, 0x303030)
+    server.start()
+
+    state = {"primary": None, "marked": False, "shown": {}, "bad": 0}
+
+    def on_invalidate(channel, x, y, w, h):
+        if not state["primary"] or x >= STAMP_WIDTH or y >= STAMP_BLOCK:
+            return
+        now = time.monotonic()
+        _, _, stride, addr = state["primary"]
+        n = read_stamp(addr, stride, 0, 0, STAMP_ROWS, STAMP_INSET)
+        if n is None:
+            state["bad"] += 1
+        elif n not in state["shown"]:
+            state["shown"][n] = now
+
+    def on_channel(session, channel):
+        if isinstance(channel, Spice.DisplayChannel):
+            GObject.Object.connect(
+                channel, "display-primary-create",
+                lambda ch, fmt, w, h, stride, shmid, data: state.update(primary=(w, h, stride, data)))
+            GObject.Object.connect(channel, "display-mark", lambda ch, m: state.update(marked=True))
+            GObject.Object.connect(channel, "display-invalidate", on_invalidate)
+        if not isinstance(channel, Spice.MainChannel):
+            Spice.Channel.connect(channel)
+
+    session = Spice.Session()
+    session.props.host = "127.0.0.1"
+    session.props.port = str(server.props.port)
+    GObject.Object.connect(session, "channel-new", on_channel)
+    session.connect()
+
+    ctx = GLib.MainContext.default()
+
+    def run_until(deadline, pred=lambda: False):
+        while time.monotonic() < deadline and not pred():
+            ctx.iteration(False)
+            time.sleep(0.001)
+
+    run_until(time.monotonic() + 30, lambda: state["marked"])
+    if not state["marked"]:
+        print(json.dumps({"error": "the client never showed the first screen"}))
+        return
+
+    base = base_row()
+    drawn = {}
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < SECONDS:
+        run_until(start + n / FPS)
+        pixels = frame(base, n)
+        drawn[n] = time.monotonic()
+        display.draw(0, 0, W, H, GLib.Bytes.new(bytes(pixels)), W * 4)
+        n += 1
+    run_until(time.monotonic() + 1.0)
+
+    shown = {k: v for k, v in state["shown"].items() if k in drawn and drawn[k] - start >= WARMUP}
+    latencies = [1000 * (t - drawn[k]) for k, t in shown.items()]
+    print(json.dumps({
+        "drawn": len([k for k in drawn if drawn[k] - start >= WARMUP]),
+        "shown": len(shown),
+        "seconds": SECONDS - WARMUP,
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "bad_stamps": state["bad"],
+        "encoded": display.props.frames_encoded,
+    }))
+    session.disconnect()
+    server.stop()
+
+
+def namespace_problem():
+    """Why the namespace with its limited link cannot be made here."""
+    for tool in ("unshare", "ip", "tc"):
+        if not shutil.which(tool):
+            return "%s is not installed" % tool
+    try:
+        subprocess.run(["unshare", "-n", "sh", "-c", LINK_SETUP], capture_output=True,
+                       timeout=30, check=True)
+    except subprocess.CalledProcessError as e:
+        return "cannot make a network namespace with a tbf link: %s" % e.stderr.decode().strip()
+    except subprocess.TimeoutExpired:
+        return "making the namespace took over 30 s"
+    return None
+
+
+def test_a_full_screen_stream_shows_on_a_10_mbit_link_within_200_ms():
+    import pytest
+
+    why = namespace_problem()
+    if why:
+        pytest.skip(why)
+    child = subprocess.run(
+        ["unshare", "-n", "sh", "-c", LINK_SETUP + ' && exec "$0" "$1" --inside',
+         sys.executable, os.path.abspath(__file__)],
+        capture_output=True, text=True, timeout=180)
+    lines = [line for line in child.stdout.splitlines() if line.startswith("{")]
+    assert child.returncode == 0 and lines, "the run in the namespace failed:\n%s\n%s" % (
+        child.stdout[-2000:], child.stderr[-4000:])
+    result = json.loads(lines[-1])
+    print(result)
+    assert "error" not in result, result
+    # Streaming, and not images: encoded frames were sent.
+    assert result["encoded"] > 0, result
+    # A generous floor: a third of the frames drawn after the warm-up (the
+    # issue saw none; spice-gtk drops the frames it gets late).
+    assert result["shown"] >= result["drawn"] // 3, result
+    # The issue's acceptance: frames show within 200 ms of being drawn.
+    assert result["p50_ms"] < 200, result
+
+
+if __name__ == "__main__":
+    if "--inside" in sys.argv:
+        inside()
