@@ -404,8 +404,10 @@ mod tests {
         // writes and the link always stays faster than it was measured.
         let (fast, _) = run(10e9 / 8.0, 2, |_| usize::MAX);
         assert_eq!(fast.queue_bound(), MAX_QUEUE_BYTES);
-        let mut saturated = LinkEstimator::default();
-        saturated.bandwidth = Some(1e9);
+        let saturated = LinkEstimator {
+            bandwidth: Some(1e9),
+            ..Default::default()
+        };
         assert_eq!(saturated.queue_bound(), MAX_QUEUE_BYTES);
         let (slow, _) = run(256e3 / 8.0, 200, |_| usize::MAX);
         assert!(within(slow.bandwidth_bps(), 256e3, 0.05));
@@ -466,7 +468,7 @@ mod tests {
         }
         let (after_ms, delay) = lowered.expect("the delay came down");
         assert!(after_ms >= 2000, "lowered after {after_ms} ms");
-        assert!(delay < 120 && delay >= PLAYOUT_MIN_MS, "lowered to {delay}");
+        assert!((PLAYOUT_MIN_MS..120).contains(&delay), "lowered to {delay}");
     }
 
     #[test]
