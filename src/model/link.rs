@@ -180,12 +180,15 @@ const DRAIN_MAX_WAIT: Duration = Duration::from_millis(50);
 /// spice-server's fixed one (`MM_TIME_DELTA`).
 pub const PLAYOUT_START_MS: u32 = 400;
 /// The range of the playout delay.
-pub const PLAYOUT_MIN_MS: u32 = 20;
+pub const PLAYOUT_MIN_MS: u32 = 10;
 pub const PLAYOUT_MAX_MS: u32 = 400;
-/// Added to the longest recent transit: jitter, decoding.
-const PLAYOUT_MARGIN_MS: f64 = 15.0;
-/// How fast the remembered longest transit forgets, in ms per second.
-const PLAYOUT_DECAY_MS_PER_S: f64 = 100.0;
+/// Added to the longest recent transit, with a quarter of it: jitter and
+/// decoding (loopback needs little more than the decoding).
+const PLAYOUT_MARGIN_MS: f64 = 5.0;
+/// How fast the remembered longest transit forgets: its time constant in
+/// seconds (the transit swings within every few frames as the queue fills
+/// and drains; the delay follows the top of the swing, not each frame).
+const PLAYOUT_DECAY_S: f64 = 2.0;
 /// A lower delay is given only when it is this much lower, and not more
 /// often than every `PLAYOUT_LOWER_INTERVAL_NS`; a higher one at once
 /// (with the same headroom), since frames would be late.
@@ -226,7 +229,7 @@ impl PlayoutEstimator {
         let decayed = match self.last_ns {
             Some(last) => {
                 let dt = now_ns.saturating_sub(last) as f64 / 1e9;
-                self.peak_ms - PLAYOUT_DECAY_MS_PER_S * dt
+                self.peak_ms * (-dt / PLAYOUT_DECAY_S).exp()
             }
             None => 0.0,
         };
@@ -448,15 +451,15 @@ mod tests {
     fn playout_starts_safe_drops_to_the_transit_and_rises_at_once() {
         let mut p = PlayoutEstimator::default();
         assert_eq!(p.given(), PLAYOUT_START_MS);
-        // 40 ms of transit: 40 * 1.25 + 15 = 65.
-        assert_eq!(p.frame(0, Duration::from_millis(40)), Some(65));
+        // 40 ms of transit: 40 * 1.25 + 5 = 55.
+        assert_eq!(p.frame(0, Duration::from_millis(40)), Some(55));
         // Steady: no change.
         for i in 1..100 {
             assert_eq!(p.frame(i * 33 * MS, Duration::from_millis(40)), None);
         }
         // A longer transit raises it at once, with headroom.
         let t = 100 * 33 * MS;
-        assert_eq!(p.frame(t, Duration::from_millis(100)), Some(150));
+        assert_eq!(p.frame(t, Duration::from_millis(100)), Some(140));
         // It comes down only after the peak has decayed well below and
         // two seconds passed.
         let mut lowered = None;

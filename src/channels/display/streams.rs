@@ -197,15 +197,16 @@ impl ClientStreams {
             pending.add(rect);
             return Ok(false);
         };
-        if !out.has_room() {
-            // Behind: drop this frame. A client that has not got the stream
-            // yet keeps the area as pending damage instead.
+        if existing.is_some() && !out.has_room() {
+            // Behind: drop this frame.
             self.frames_dropped += 1;
-            if existing.is_none() {
-                pending.add(rect);
-            }
             return Ok(false);
         }
+        // A client that has not got the stream yet gets it even when its
+        // queue is full: the stream then carries the area, which otherwise
+        // stays pending damage whose image bands take every bit of room a
+        // slow link gives, so that the stream would never start there.
+        // That is one frame over the bound, once.
         let frame = match frames.iter().find(|(c, _)| *c == codec) {
             Some((_, frame)) => frame.clone(),
             None => {
