@@ -1,7 +1,7 @@
-//! Streams as a client of our own sees them on the wire: frames stamped so
-//! spice-gtk shows them at once (never later than the server's clock plus
-//! one frame interval, unlike spice-server's 400 ms into the client's
-//! future), and the bitrate following reports and the round trip.
+//! Streams as a client of our own sees them on the wire: frames stamped
+//! with the server's clock, which the client's runs behind by the playout
+//! delay (at most 400 ms, spice-server's fixed one), and the bitrate
+//! following reports.
 
 mod common;
 
@@ -106,17 +106,19 @@ fn stream_frames_are_stamped_with_the_servers_multimedia_time() {
             continue;
         }
         let stamp = i64::from(u32::from_le_bytes(body[4..8].try_into().unwrap()));
-        // The server's clock now, as the client knows it.
-        let server_now = session.mm_at_init + session.init_received.elapsed().as_millis() as i64;
+        // The client's clock now (set by MAIN_INIT; this client reads no
+        // later MULTI_MEDIA_TIME): frames are on time for it, and within
+        // the largest playout delay of it.
+        let client_now = session.mm_at_init + session.init_received.elapsed().as_millis() as i64;
         assert!(
-            stamp <= server_now + FRAME_INTERVAL_MS,
-            "frame stamped {} ms into the future",
-            stamp - server_now
+            stamp >= client_now,
+            "frame stamped {} ms late",
+            client_now - stamp
         );
         assert!(
-            stamp >= server_now - 1000,
-            "frame stamped {} ms late",
-            server_now - stamp
+            stamp <= client_now + 400 + FRAME_INTERVAL_MS,
+            "frame stamped {} ms into the future",
+            stamp - client_now
         );
         stamps += 1;
     }
@@ -183,49 +185,5 @@ fn stream_reports_with_dropped_frames_lower_the_bitrate() {
     assert!(
         last * 2 < first,
         "frames did not shrink: first ten {first} bytes, last ten {last} bytes"
-    );
-}
-
-/// Stream frame sizes seen by a client that answers PINGs `pong_delay`
-/// late (a long round trip), over `frames` frames.
-fn frame_sizes_with_round_trip(pong_delay: Duration, frames: usize) -> Vec<usize> {
-    let server = stream_server(noise_frames());
-    let mut session = DisplaySession::open(server.port, &MJPEG);
-    let mut pong: Option<(Instant, Vec<u8>)> = None;
-    let mut sizes = Vec::new();
-    while sizes.len() < frames {
-        let (msg_type, body) = session.next();
-        match msg_type {
-            msg::common::PING => pong = Some((Instant::now() + pong_delay, body[..12].to_vec())),
-            msg::display::STREAM_DATA => sizes.push(body.len()),
-            _ => {}
-        }
-        if let Some((due, reply)) = pong.take() {
-            if Instant::now() >= due {
-                session.send(msgc::common::PONG, &reply);
-            } else {
-                pong = Some((due, reply));
-            }
-        }
-    }
-    sizes
-}
-
-#[test]
-fn a_long_round_trip_lowers_the_bitrate() {
-    let average = |s: &[usize]| s.iter().sum::<usize>() / s.len();
-    let quick = frame_sizes_with_round_trip(Duration::ZERO, 80);
-    let slow = frame_sizes_with_round_trip(Duration::from_millis(400), 80);
-    // Both start alike; MJPEG's rate control brings the quick client's
-    // frames of noise to the default bitrate, and the slow client's well
-    // below it, as its bitrate is lowered.
-    let (quick_end, slow_end) = (average(&quick[70..]), average(&slow[70..]));
-    assert!(
-        slow_end * 10 < quick_end * 7,
-        "quick {quick:?}\nslow {slow:?}"
-    );
-    assert!(
-        average(&slow[..10]) * 10 > average(&quick[..10]) * 7,
-        "quick {quick:?}\nslow {slow:?}"
     );
 }
