@@ -28,6 +28,14 @@ const MIN_SPAN_NS: u64 = 20_000_000;
 const BANDWIDTH_GAIN: f64 = 0.25;
 /// Weight of a new round trip in the average.
 const RTT_GAIN: f64 = 0.25;
+/// Bytes sent for this long without the queue staying busy long enough to
+/// measure: the link is faster than the estimate says (it was measured
+/// while the peer was slow, as a client decoding its first screen over
+/// loopback), which then doubles; the next busy stretch measures it again.
+const PROBE_AFTER_NS: u64 = 2_000_000_000;
+/// The estimate probes no higher (bytes/s): the queue bound is the
+/// ceiling long before.
+const PROBE_MAX: f64 = 10e9;
 
 /// One look at the kernel's send queue.
 #[derive(Clone, Copy, Debug)]
@@ -46,6 +54,9 @@ pub struct LinkEstimator {
     last: Option<Sample>,
     /// Where the current busy period (queue never seen empty) began.
     busy_start: Option<(u64, u64)>,
+    /// When the estimate was last measured (or probed up), and the bytes
+    /// written then.
+    measured_at: Option<(u64, u64)>,
     /// Bytes per second, smoothed; `None` until measured.
     bandwidth: Option<f64>,
     rtt: Option<Duration>,
@@ -80,6 +91,7 @@ impl LinkEstimator {
                     let rate = delivered.saturating_sub(d0) as f64 * 1e9 / span as f64;
                     if queued > 0 {
                         changed = self.measured(rate);
+                        self.measured_at = Some((now_ns, self.written));
                         self.busy_start = Some((now_ns, delivered));
                     } else if self.bandwidth.is_none_or(|b| rate > b) {
                         changed = self.measured(rate);
@@ -92,7 +104,20 @@ impl LinkEstimator {
             _ => self.busy_start = None,
         }
         self.last = Some(now);
-        changed
+        changed | self.probe(now_ns)
+    }
+
+    /// Doubles an estimate that bytes sent since have not confirmed.
+    fn probe(&mut self, now_ns: u64) -> bool {
+        let (Some(bandwidth), Some((at, written))) = (self.bandwidth, self.measured_at) else {
+            return false;
+        };
+        if now_ns.saturating_sub(at) < PROBE_AFTER_NS || self.written == written {
+            return false;
+        }
+        self.bandwidth = Some((bandwidth * 2.0).min(PROBE_MAX));
+        self.measured_at = Some((now_ns, self.written));
+        true
     }
 
     fn measured(&mut self, rate: f64) -> bool {
@@ -100,8 +125,9 @@ impl LinkEstimator {
             return false;
         }
         self.bandwidth = Some(match self.bandwidth {
-            None => rate,
-            Some(b) => b + BANDWIDTH_GAIN * (rate - b),
+            // Far below the estimate (one that probed up): at once.
+            Some(b) if rate >= b / 2.0 => b + BANDWIDTH_GAIN * (rate - b),
+            _ => rate,
         });
         true
     }
@@ -195,6 +221,9 @@ const PLAYOUT_DECAY_S: f64 = 2.0;
 const PLAYOUT_HYSTERESIS_MS: u32 = 30;
 const PLAYOUT_HEADROOM_MS: u32 = 10;
 const PLAYOUT_LOWER_INTERVAL_NS: u64 = 2_000_000_000;
+/// Reports on frames stamped less than this after a change may have been
+/// judged by the client's clock before the change reached it.
+const PLAYOUT_SETTLE_MS: i32 = 250;
 
 /// The playout delay one display channel client needs: its stream frames,
 /// stamped with the server's multimedia time when queued, must reach the
@@ -208,6 +237,9 @@ pub struct PlayoutEstimator {
     /// The delay this estimator last asked for.
     given: u32,
     changed_ns: Option<u64>,
+    /// The client's STREAM_REPORTs steer the delay: they say how early or
+    /// late frames really arrived.
+    reported: bool,
 }
 
 impl Default for PlayoutEstimator {
@@ -217,15 +249,58 @@ impl Default for PlayoutEstimator {
             last_ns: None,
             given: PLAYOUT_START_MS,
             changed_ns: None,
+            reported: false,
         }
     }
 }
 
 impl PlayoutEstimator {
-    /// A frame queued at `now_ns` reaches the client after `transit`: the
-    /// new delay (ms) when it should change.
+    /// A frame queued at `now_ns` reaches the client after `transit` (as
+    /// the link estimate reckons): the new delay (ms) when it should
+    /// change. Once the client reports, its reports steer instead.
     pub fn frame(&mut self, now_ns: u64, transit: Duration) -> Option<u32> {
-        let transit_ms = transit.as_secs_f64() * 1000.0;
+        if self.reported {
+            return None;
+        }
+        self.needs(now_ns, transit.as_secs_f64() * 1000.0)
+    }
+
+    /// A STREAM_REPORT: the last frame of its window, stamped `frame_mm`
+    /// (the server's multimedia time), arrived `slack_ms` before the
+    /// client's clock reached that stamp (negative: late) while the client
+    /// had `in_effect_ms` of delay; `drops` frames of the window were late.
+    /// The new delay (ms) when it should change. Frames stamped before a
+    /// change could reach the client are not judged by it.
+    pub fn report(
+        &mut self,
+        now_ns: u64,
+        frame_mm: u32,
+        slack_ms: i32,
+        drops: u32,
+        in_effect_ms: u32,
+    ) -> Option<u32> {
+        if let Some(changed) = self.changed_ns {
+            let changed_mm = (changed / 1_000_000) as u32;
+            if (frame_mm.wrapping_sub(changed_mm) as i32) < PLAYOUT_SETTLE_MS {
+                return None;
+            }
+        }
+        // The delay at which that frame would have arrived just in time.
+        let mut needed = f64::from(in_effect_ms) - f64::from(slack_ms);
+        if drops > 0 {
+            needed = needed.max(f64::from(in_effect_ms + PLAYOUT_HEADROOM_MS));
+        }
+        let needed = needed.max(0.0);
+        if !self.reported {
+            // The client's word replaces the link estimate's.
+            self.reported = true;
+            self.peak_ms = needed;
+        }
+        self.needs(now_ns, needed)
+    }
+
+    /// Frames need `transit_ms` now: the new delay when it should change.
+    fn needs(&mut self, now_ns: u64, transit_ms: f64) -> Option<u32> {
         let decayed = match self.last_ns {
             Some(last) => {
                 let dt = now_ns.saturating_sub(last) as f64 / 1e9;
@@ -439,6 +514,35 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_estimate_probes_up_and_a_busy_link_brings_it_down() {
+        let mut est = LinkEstimator {
+            bandwidth: Some(1e6),
+            measured_at: Some((0, 0)),
+            ..Default::default()
+        };
+        // Bytes go out and the queue never builds up: the link is faster.
+        let mut t = 0;
+        for _ in 0..100 {
+            t += 50 * MS;
+            est.wrote(10_000);
+            est.sample(t, 0);
+        }
+        assert!(
+            est.bandwidth_bps() >= 8 * 4_000_000,
+            "{}",
+            est.bandwidth_bps()
+        );
+        // Idle (nothing written since it last probed): it stays.
+        est.sample(t + 3_000 * MS, 0);
+        let idle = est.bandwidth_bps();
+        est.sample(t + 10_000 * MS, 0);
+        assert_eq!(est.bandwidth_bps(), idle);
+        // A busy link measures far below: taken at once.
+        let (slow, _) = run(1e6, 10, |_| usize::MAX);
+        assert!(within(slow.bandwidth_bps(), 8e6, 0.05));
+    }
+
+    #[test]
     fn drain_waits_are_bounded() {
         let mut est = LinkEstimator::default();
         assert_eq!(est.drain_wait(1 << 20, 0), DRAIN_MIN_WAIT);
@@ -472,6 +576,30 @@ mod tests {
         let (after_ms, delay) = lowered.expect("the delay came down");
         assert!(after_ms >= 2000, "lowered after {after_ms} ms");
         assert!((PLAYOUT_MIN_MS..120).contains(&delay), "lowered to {delay}");
+    }
+
+    #[test]
+    fn reports_steer_the_playout_delay_once_they_come() {
+        let mut p = PlayoutEstimator::default();
+        let s = 1_000_000_000;
+        // The link estimate says 100 ms: 130.
+        assert_eq!(p.frame(s, Duration::from_millis(100)), Some(130));
+        // A report on a frame stamped before the change reached the
+        // client says nothing.
+        assert_eq!(p.report(s + 100 * MS, 1100, 300, 0, 130), None);
+        // Frames arrive 120 ms early: they need 10 ms, 18 with the margin,
+        // which the delay comes down to once two seconds have passed since
+        // the change; the link estimate no longer counts.
+        assert_eq!(p.report(s + 500 * MS, 1450, 120, 0, 130), None);
+        assert_eq!(p.frame(s + 600 * MS, Duration::from_millis(200)), None);
+        let lowered = (7..40u64)
+            .find_map(|i| p.report(s + i * 300 * MS, (1000 + i * 300) as u32, 120, 0, 130));
+        assert_eq!(lowered, Some(18));
+        // Late frames raise it at once: 25 ms late at 18 ms is 43 ms, with
+        // a quarter as margin and headroom.
+        let t = s + 40 * 300 * MS;
+        let raised = p.report(t, (t / MS) as u32, -25, 2, 18);
+        assert_eq!(raised, Some(69));
     }
 
     #[test]

@@ -183,15 +183,30 @@ impl DisplayProtocol {
         let Some(transit) = out.link.transit(out.queued()) else {
             return;
         };
-        let now = u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000;
-        let Some(delay) = self.playout.frame(now, transit) else {
-            return;
-        };
+        if let Some(delay) = self.playout.frame(now_ns(), transit) {
+            red_debug!("stream frames need {delay} ms of playout delay (transit {transit:?})");
+            self.give_playout_delay(delay);
+        }
+    }
+
+    /// A STREAM_REPORT says how early (or late) the frames arrived.
+    fn stream_report(&mut self, end_frame_mm_time: u32, slack_ms: i32, drops: u32) {
+        let in_effect = self
+            .playout_to_main
+            .as_ref()
+            .map_or(self.playout.given(), |to_main| to_main.shared.delay_ms());
+        let delay = self
+            .playout
+            .report(now_ns(), end_frame_mm_time, slack_ms, drops, in_effect);
+        if let Some(delay) = delay {
+            red_debug!("stream frames arrive {slack_ms} ms early with {in_effect} ms of playout delay: {delay} ms");
+            self.give_playout_delay(delay);
+        }
+    }
+
+    /// Asks the client's main channel for `delay` ms of playout delay.
+    fn give_playout_delay(&self, delay: u32) {
         if let Some(to_main) = &self.playout_to_main {
-            red_debug!(
-                "display {}: frames need {delay} ms of playout delay (transit {transit:?})",
-                to_main.id
-            );
             to_main.shared.set(to_main.id, delay);
             to_main
                 .dispatcher
@@ -357,6 +372,11 @@ impl DisplayProtocol {
     }
 }
 
+/// The monotonic clock in ns: the multimedia clock's, finer.
+fn now_ns() -> u64 {
+    u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000
+}
+
 /// A draw's base: surface 0, the box, no clip.
 fn base(rect: Rect) -> DisplayBase<'static> {
     DisplayBase {
@@ -507,12 +527,14 @@ impl ChannelProtocol for DisplayProtocol {
             }
             ClientMessage::Display(DisplayClientMessage::StreamReport {
                 stream_id,
+                end_frame_mm_time,
                 num_frames,
                 num_drops,
                 last_frame_delay,
                 ..
             }) => {
                 if let Some(codec) = self.streams.codec_of(stream_id) {
+                    self.stream_report(end_frame_mm_time, last_frame_delay, num_drops);
                     let bitrate = lock(&self.state).adapt_bitrate(
                         stream_id,
                         codec,
