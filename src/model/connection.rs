@@ -158,6 +158,12 @@ impl Outbox {
         self.window_ok() && self.queued() < self.link.queue_bound()
     }
 
+    /// Whether a message of a few bytes may go out although the link's
+    /// queue is full: within the ACK window and our queue's ceiling.
+    pub fn has_room_for_small(&self) -> bool {
+        self.window_ok() && self.queued_bytes < MAX_QUEUED_BYTES
+    }
+
     fn window_ok(&self) -> bool {
         !self.uses_acks || self.unacked <= ACK_WINDOW * 2
     }

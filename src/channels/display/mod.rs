@@ -260,11 +260,27 @@ impl DisplayProtocol {
             Effect::Damage(rect) => self.pending.add(rect),
             Effect::CopyBits { src_x, src_y, dest } => {
                 let src = Rect::new(src_x, src_y, dest.width, dest.height);
-                // The client's copy of the source must be current, and the
-                // message must not queue without bound.
-                if self.mark_due || self.pending.intersects(src) || !out.has_room() {
+                // A COPY_BITS is a few bytes however large the area: it goes
+                // out even when the link's queue is full (not beyond the ACK
+                // window or our own queue's ceiling), as redrawing the area
+                // would cost far more. What the client has not got yet in
+                // the source moves with the copy: it stays pending at its
+                // new place.
+                if self.mark_due || !out.has_room_for_small() {
                     self.pending.add(dest);
                 } else {
+                    let (dx, dy) = (dest.x - src_x, dest.y - src_y);
+                    let stale: Vec<Rect> = self
+                        .pending
+                        .rects()
+                        .into_iter()
+                        .filter_map(|r| intersection(r, src))
+                        .map(|r| Rect::new(r.x + dx, r.y + dy, r.width, r.height))
+                        .collect();
+                    self.pending.subtract(dest);
+                    for r in stale {
+                        self.pending.add(r);
+                    }
                     out.send(&CopyBits {
                         base: base(dest),
                         src_pos: Point { x: src_x, y: src_y },
@@ -370,6 +386,15 @@ impl DisplayProtocol {
         out.send(&draw_copy(rect, data))?;
         Ok(true)
     }
+}
+
+/// Where two rectangles overlap, if they do.
+fn intersection(a: Rect, b: Rect) -> Option<Rect> {
+    let x0 = a.x.max(b.x);
+    let y0 = a.y.max(b.y);
+    let x1 = (a.x + a.width as i32).min(b.x + b.width as i32);
+    let y1 = (a.y + a.height as i32).min(b.y + b.height as i32);
+    (x1 > x0 && y1 > y0).then(|| Rect::new(x0, y0, (x1 - x0) as u32, (y1 - y0) as u32))
 }
 
 /// The monotonic clock in ns: the multimedia clock's, finer.
