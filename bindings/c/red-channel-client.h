@@ -77,7 +77,7 @@ struct _RedChannelClientClass
  * was ever sent on it, such as loopback, may stay unmeasured). It bounds
  * the bytes queued toward the client to about two frame intervals.
  * #GObject::notify is emitted on the server's main context when it
- * changes by more than a tenth.
+ * changes by more than a tenth, at most once a second.
  */
 
 /**

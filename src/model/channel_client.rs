@@ -71,7 +71,7 @@ pub mod imp {
         pub(crate) handler_thread_id: AtomicI64,
         /// The link's bandwidth as measured from how fast the kernel's
         /// send queue drains while it is not empty; notified (on the main
-        /// thread) when it changes by more than a tenth.
+        /// thread) when it changes by more than a tenth, at most once a second.
         #[property(
             get,
             nick = "Bandwidth",

@@ -36,6 +36,8 @@ pub const MAX_QUEUED_BYTES: usize = MAX_QUEUE_BYTES;
 pub const HARD_MAX_QUEUED_BYTES: usize = 32 << 20;
 /// Interval of the round-trip measurements.
 pub const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// The least time between two notifications of a changed bandwidth.
+const NOTIFY_INTERVAL: Duration = Duration::from_secs(1);
 /// The PINGs after the connection's first: their number and interval.
 const PROBES: u32 = 4;
 const PROBE_INTERVAL: Duration = Duration::from_millis(500);
@@ -96,8 +98,9 @@ pub(crate) struct Outbox {
     kernel_queued: usize,
     /// A round trip was measured since the application was last told.
     rtt_changed: bool,
-    /// The bandwidth the application was last told about (bits/s).
-    told_bandwidth: u64,
+    /// The bandwidth the application was last told about (bits/s), and
+    /// when.
+    told_bandwidth: (u64, Option<Instant>),
 }
 
 impl Outbox {
@@ -117,7 +120,7 @@ impl Outbox {
             link: LinkEstimator::default(),
             kernel_queued: 0,
             rtt_changed: false,
-            told_bandwidth: 0,
+            told_bandwidth: (0, None),
         }
     }
 
@@ -179,12 +182,15 @@ impl Outbox {
     }
 
     /// What the application should hear of: whether the bandwidth changed
-    /// by more than a tenth, whether a round trip was measured.
+    /// by more than a tenth (at most once a second), whether a round trip
+    /// was measured.
     fn take_link_change(&mut self) -> LinkChange {
         let bandwidth = self.link.bandwidth_bps();
-        let bandwidth_changed = bandwidth.abs_diff(self.told_bandwidth) > self.told_bandwidth / 10;
+        let (told, when) = self.told_bandwidth;
+        let bandwidth_changed = bandwidth.abs_diff(told) > told / 10
+            && when.is_none_or(|t| t.elapsed() >= NOTIFY_INTERVAL);
         if bandwidth_changed {
-            self.told_bandwidth = bandwidth;
+            self.told_bandwidth = (bandwidth, Some(Instant::now()));
         }
         LinkChange {
             bandwidth: bandwidth_changed.then_some(bandwidth),
