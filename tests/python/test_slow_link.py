@@ -286,6 +286,69 @@ def test_a_full_screen_stream_shows_on_a_10_mbit_link_within_200_ms():
     assert result["notified_off_main_thread"] == 0, result
 
 
+def context_switches(tid):
+    """How often thread `tid` of this process has slept and woken."""
+    with open("/proc/self/task/%d/status" % tid) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches for thread %d" % tid)
+
+
+def test_an_idle_client_costs_its_worker_no_wakeups():
+    """The send queue's drain timer runs only while bytes wait in the
+    kernel: once a client's updates are out, it costs its display's worker
+    thread no wakeups."""
+    import random
+
+    import gi
+    gi.require_version("Red", "1.0")
+    gi.require_version("SpiceClientGLib", "2.0")
+    from gi.repository import GLib, GObject, Red
+    from gi.repository import SpiceClientGLib as Spice
+
+    sys.path.insert(0, HERE)
+    from helpers import iterate, random_pixels, wait_until
+
+    server = Red.Server(port=0)
+    display = server.add_display(640, 480)
+    server.start()
+    marked = []
+
+    def on_channel(session, channel):
+        if isinstance(channel, Spice.DisplayChannel):
+            GObject.Object.connect(channel, "display-mark", lambda ch, m: marked.append(m))
+        if not isinstance(channel, Spice.MainChannel):
+            Spice.Channel.connect(channel)
+
+    session = Spice.Session()
+    session.props.host = "127.0.0.1"
+    session.props.port = str(server.props.port)
+    GObject.Object.connect(session, "channel-new", on_channel)
+    session.connect()
+    try:
+        assert wait_until(lambda: marked)
+        rng = random.Random(3)
+        for _ in range(20):
+            display.draw(0, 0, 640, 480, GLib.Bytes.new(random_pixels(rng, 640, 480)), 640 * 4)
+            iterate(0.01)
+        # The connection's first PINGs (four, 0.5 s apart) and the updates
+        # are over after this.
+        iterate(3.0)
+        tid = display.get_display_channel().props.thread_id
+        before = context_switches(tid)
+        iterate(3.0)
+        woken = context_switches(tid) - before
+        # The worker looks for streams to end ten times a second (its own
+        # timer, 30 wakeups in 3 s); beyond that, at most one PING and its
+        # answer on each of its two channels. A drain timer left running
+        # would wake it every 2 to 200 ms.
+        assert woken <= 30 + 6, "the idle worker woke %d times in 3 s" % woken
+    finally:
+        session.disconnect()
+        server.stop()
+
+
 if __name__ == "__main__":
     if "--inside" in sys.argv:
         {"stream": inside, "scroll": inside_scroll}[sys.argv[-1]]()
