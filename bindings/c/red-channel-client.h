@@ -69,11 +69,24 @@ struct _RedChannelClientClass
  */
 
 /**
+ * RedChannelClient:bandwidth:
+ *
+ * The bandwidth of the link to the client in bits per second, measured
+ * from how fast the kernel's send queue of this connection drains while
+ * it is not empty, smoothed; 0 until measured (a link faster than what
+ * was ever sent on it, such as loopback, may stay unmeasured). It bounds
+ * the bytes queued toward the client to about two frame intervals.
+ * #GObject::notify is emitted on the server's main context when it
+ * changes by more than a tenth, at most once a second.
+ */
+
+/**
  * RedChannelClient:round-trip-time:
  *
- * The last PING/PONG round trip measured on this connection, in
- * microseconds, or -1 before the first answer. The server pings every
- * connection when it starts and every 10 seconds.
+ * The PING/PONG round trip of this connection in microseconds, smoothed
+ * over the answers, or -1 before the first answer. The server pings every
+ * connection when it starts and every 10 seconds. #GObject::notify is
+ * emitted on the server's main context after each answer.
  */
 
 /**

@@ -21,3 +21,17 @@ pub fn io_error_message(error: &std::io::Error) -> String {
         None => error.kind().to_string(),
     }
 }
+
+/// Bytes the kernel holds in a TCP socket's send queue, not yet
+/// acknowledged by the peer (`SIOCOUTQ`); `None` where the socket does not
+/// say (the call fails).
+pub fn socket_send_queue(fd: std::os::fd::RawFd) -> Option<usize> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one int through the pointer, which
+    // points at a live local; a bad or non-socket fd only makes it fail.
+    let result = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued as *mut libc::c_int) };
+    if result < 0 {
+        return None;
+    }
+    usize::try_from(queued).ok()
+}

@@ -8,13 +8,17 @@ declare_channel_pair! {
     protocol MainProtocol;
 }
 
+use std::sync::Arc;
+
 use glib::prelude::*;
 
 use crate::base::clock::mm_time;
 use crate::model::channel::ChannelExt;
 use crate::model::channel_client::{ChannelClient, ChannelClientExt};
+use crate::model::client::Client;
 use crate::model::connection::{ChannelProtocol, Outbox, Result};
 use crate::model::error::ConnectionError;
+use crate::model::link::{ClientPlayout, PLAYOUT_START_MS};
 use crate::protocol::constants::{cap, channel, mouse_mode};
 use crate::protocol::main_messages::{
     ChannelsList, MainInit, MouseMode, MultiMediaTime, Name, Uuid,
@@ -43,6 +47,10 @@ pub(crate) struct MainProtocol {
     host: Box<dyn MainChannelHost>,
     session_id: u32,
     client_caps: Caps,
+    /// The playout delays the client's display channels need.
+    playout: Option<Arc<ClientPlayout>>,
+    /// The delay the client's multimedia clock was last given.
+    delay_ms: u32,
 }
 
 impl MainProtocol {
@@ -51,12 +59,57 @@ impl MainProtocol {
             host,
             session_id,
             client_caps,
+            playout: None,
+            delay_ms: PLAYOUT_START_MS,
         }
+    }
+
+    /// The multimedia time the client's clock starts from: the server's
+    /// minus the playout delay its display channels need, so that stream
+    /// frames, stamped with the server's time when they are queued, are
+    /// not late when they arrive (spice-gtk drops or rushes frames whose
+    /// stamp its clock has passed).
+    fn client_mm_time(&mut self) -> u32 {
+        self.delay_ms = self
+            .playout
+            .as_ref()
+            .map_or(PLAYOUT_START_MS, |p| p.delay_ms());
+        mm_time().wrapping_sub(self.delay_ms)
+    }
+
+    /// MULTI_MEDIA_TIME when the delay changed.
+    fn give_playout_delay(&mut self, out: &mut Outbox) -> Result {
+        let needed = self
+            .playout
+            .as_ref()
+            .map_or(PLAYOUT_START_MS, |p| p.delay_ms());
+        if needed == self.delay_ms {
+            return Ok(());
+        }
+        red_debug!("playout delay {} ms -> {needed} ms", self.delay_ms);
+        let time = self.client_mm_time();
+        out.send(&MultiMediaTime { time })
+    }
+}
+
+/// Gives `client` the playout delay its display channels now need; on the
+/// main thread (`MainMessage::PlayoutDelay`).
+pub(crate) fn give_playout_delay(client: &Client) {
+    let Some(mcc) = client.main_channel_client() else {
+        return;
+    };
+    let Some(mcc) = mcc.downcast_ref::<MainChannelClient>() else {
+        return;
+    };
+    if let Err(error) = mcc.with_protocol(|p, out| p.give_playout_delay(out)) {
+        crate::model::connection::disconnect_after(mcc.upcast_ref(), &error);
     }
 }
 
 impl ChannelProtocol for MainProtocol {
-    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result {
+    fn start(&mut self, rcc: &ChannelClient, out: &mut Outbox) -> Result {
+        self.playout = rcc.client().map(|c| c.shared(0, ClientPlayout::default));
+        let multi_media_time = self.client_mm_time();
         let displays = self.host.display_ids().ok_or(ConnectionError::Gone)?;
         let mouse_mode = self.host.mouse_mode().ok_or(ConnectionError::Gone)?;
         out.send(&MainInit {
@@ -66,7 +119,7 @@ impl ChannelProtocol for MainProtocol {
             current_mouse_mode: u32::from(mouse_mode),
             agent_connected: 0,
             agent_tokens: 0,
-            multi_media_time: mm_time(),
+            multi_media_time,
             ram_hint: 0,
         })?;
         if self.client_caps.has(cap::main::NAME_AND_UUID) {
@@ -110,7 +163,8 @@ impl ChannelProtocol for MainProtocol {
                 out.send(&ChannelsList {
                     channels: &channels,
                 })?;
-                out.send(&MultiMediaTime { time: mm_time() })?;
+                let time = self.client_mm_time();
+                out.send(&MultiMediaTime { time })?;
             }
             MainClientMessage::MouseModeRequest { mode }
                 if mode == mouse_mode::SERVER || mode == mouse_mode::CLIENT =>

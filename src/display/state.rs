@@ -107,7 +107,15 @@ pub struct DisplayState {
     /// Video frames encoded (once per frame and codec, not per client);
     /// shared so it can be read without waiting for the worker.
     pub frames_encoded: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The most the streams may use (bits/s): a share of the slowest
+    /// measured link among the display's clients; `None` while none is
+    /// measured.
+    link_bitrate: Option<u64>,
 }
+
+/// The share of a link's bandwidth a stream may use: the rest carries the
+/// other channels and the images around the stream.
+const LINK_SHARE_PERCENT: u64 = 80;
 
 /// The encoder of one stream in one codec.
 pub struct StreamEncoder {
@@ -139,6 +147,27 @@ impl DisplayState {
             streams: Default::default(),
             encoders: Vec::new(),
             frames_encoded: Default::default(),
+            link_bitrate: None,
+        }
+    }
+
+    /// The slowest measured link among the display's clients (bits/s):
+    /// every stream's bitrate is held within its share of it. The
+    /// encoders are shared by all the clients of a codec, so the slowest
+    /// one sets it for all (per-client encoders would let faster clients
+    /// get more).
+    pub fn set_link_bandwidth(&mut self, slowest: Option<u64>) {
+        let cap = slowest.map(|b| (b / 100 * LINK_SHARE_PERCENT).max(1));
+        if cap == self.link_bitrate {
+            return;
+        }
+        self.link_bitrate = cap;
+        if let Some(cap) = cap {
+            for e in self.encoders.iter_mut() {
+                if e.encoder.bitrate() > cap {
+                    e.encoder.set_bitrate(cap);
+                }
+            }
         }
     }
 
@@ -158,10 +187,14 @@ impl DisplayState {
         {
             Some(i) => i,
             None => {
-                let encoder =
+                let mut encoder =
                     super::encoder::VideoEncoder::new(codec, rect.width, rect.height, 30, 0)
                         .map_err(|e| red_warning!("cannot encode {}: {e}", codec.name()))
                         .ok()?;
+                // A new stream starts within the link.
+                if let Some(cap) = self.link_bitrate.filter(|c| *c < encoder.bitrate()) {
+                    encoder.set_bitrate(cap);
+                }
                 self.encoders.push(StreamEncoder {
                     stream_id: id,
                     codec,
@@ -214,9 +247,9 @@ impl DisplayState {
     /// Adapts the bitrate of stream `id` in `codec` to a client's report:
     /// dropped frames, or frames shown more than 200 ms late, lower it by a
     /// quarter; smooth playback raises it by a tenth; within 1/4 and 2 times
-    /// the encoder's default (1/4 and 1 time for MJPEG). Frames are stamped
-    /// "now", so a few ms of lateness is just transit. Clients of one codec
-    /// share the encoder, so the slowest one sets it.
+    /// the encoder's default (1/4 and 1 time for MJPEG), and never above the
+    /// share of the slowest measured link. Clients of one codec share the
+    /// encoder, so the slowest one sets it.
     pub fn adapt_bitrate(
         &mut self,
         id: u32,
@@ -246,7 +279,8 @@ impl DisplayState {
         } else {
             default * 2
         };
-        let next = next.clamp(default / 4, ceiling);
+        let ceiling = self.link_bitrate.map_or(ceiling, |cap| ceiling.min(cap));
+        let next = next.clamp((default / 4).min(ceiling), ceiling);
         if next != now {
             entry.encoder.set_bitrate(next);
         }

@@ -6,7 +6,7 @@
 //! (RedChannelClient::channel ⇒ RedChannel) and points at its client without
 //! owning it (RedChannelClient::client → RedClient).
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use glib::prelude::*;
@@ -69,13 +69,22 @@ pub mod imp {
             blurb = "Kernel id of the thread that last ran one of its handlers, or 0"
         )]
         pub(crate) handler_thread_id: AtomicI64,
+        /// The link's bandwidth as measured from how fast the kernel's
+        /// send queue drains while it is not empty; notified (on the main
+        /// thread) when it changes by more than a tenth, at most once a second.
+        #[property(
+            get,
+            nick = "Bandwidth",
+            blurb = "Measured bandwidth of the link to the client in bits per second, or 0 while unknown"
+        )]
+        pub(crate) bandwidth: AtomicU64,
         /// The linked connection; closed on disconnection.
         #[property(name = "round-trip-time",
             get = |s: &Self| crate::model::connection::round_trip(&s.obj())
                 .map_or(NO_ROUND_TRIP, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
             type = i64, minimum = NO_ROUND_TRIP, default = NO_ROUND_TRIP,
             nick = "Round-trip time",
-            blurb = "Last measured PING/PONG round trip in microseconds, or -1")]
+            blurb = "Smoothed PING/PONG round trip in microseconds, or -1")]
         pub(crate) io: Mutex<Option<crate::model::connection::ChannelIo>>,
         /// Socket watches and timers on the channel's core.
         pub(crate) sources: Mutex<Vec<glib::Source>>,

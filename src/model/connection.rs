@@ -17,6 +17,8 @@ use crate::base::sync::lock;
 use crate::model::channel::ChannelExt;
 use crate::model::channel_client::{disconnect_on_own_thread, ChannelClient, ChannelClientExt};
 use crate::model::error::ConnectionError;
+use crate::model::link::{LinkEstimator, MAX_QUEUE_BYTES};
+use crate::model::messages::MainMessage;
 use crate::model::transport::Transport;
 use crate::protocol::common_messages::{CommonClientMessage, Ping, SetAck};
 use crate::protocol::header::{check_client_body_size, HeaderKind};
@@ -25,13 +27,20 @@ use crate::protocol::{parse_client_message, Caps, ClientMessage};
 
 /// Messages a client may leave unacknowledged: spice-server's 2 × window.
 pub const ACK_WINDOW: u32 = 20;
-/// Bytes queued for the socket above which producers hold back.
-pub const MAX_QUEUED_BYTES: usize = 4 << 20;
+/// Bytes queued toward a client (ours and the kernel's) above which
+/// producers always hold back; below it, the link's measured bandwidth
+/// sets the bound (`LinkEstimator::queue_bound`).
+pub const MAX_QUEUED_BYTES: usize = MAX_QUEUE_BYTES;
 /// Bytes queued above which a client that does not read is dropped (the
 /// channels that produce on demand stay far below it).
 pub const HARD_MAX_QUEUED_BYTES: usize = 32 << 20;
 /// Interval of the round-trip measurements.
 pub const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// The least time between two notifications of a changed bandwidth.
+const NOTIFY_INTERVAL: Duration = Duration::from_secs(1);
+/// The PINGs after the connection's first: their number and interval.
+const PROBES: u32 = 4;
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 /// Bytes read from the socket per wakeup at most, so one client cannot
 /// starve the others on the same thread.
 const READ_BUDGET: usize = 1 << 20;
@@ -80,10 +89,18 @@ pub(crate) struct Outbox {
     client_generation: u32,
     unacked: u32,
     uses_acks: bool,
-    /// Outstanding PING: id and when it left.
-    ping: Option<(u32, Instant)>,
+    /// Outstanding PING: id, when it left and the bytes queued before it.
+    ping: Option<(u32, Instant, usize)>,
     ping_id: u32,
-    pub round_trip: Option<Duration>,
+    /// Bandwidth and round trip of the client's link.
+    pub link: LinkEstimator,
+    /// What the kernel held in the socket's send queue when last asked.
+    kernel_queued: usize,
+    /// A round trip was measured since the application was last told.
+    rtt_changed: bool,
+    /// The bandwidth the application was last told about (bits/s), and
+    /// when.
+    told_bandwidth: (u64, Option<Instant>),
 }
 
 impl Outbox {
@@ -100,7 +117,10 @@ impl Outbox {
             uses_acks: false,
             ping: None,
             ping_id: 0,
-            round_trip: None,
+            link: LinkEstimator::default(),
+            kernel_queued: 0,
+            rtt_changed: false,
+            told_bandwidth: (0, None),
         }
     }
 
@@ -135,10 +155,47 @@ impl Outbox {
     }
 
     /// Whether producers may queue more: the client is within its ACK
-    /// window and the socket keeps up.
+    /// window and what is queued toward it, ours and the kernel's, is
+    /// within the bound its link allows.
     pub fn has_room(&self) -> bool {
-        let window_ok = !self.uses_acks || self.unacked <= ACK_WINDOW * 2;
-        window_ok && self.queued_bytes < MAX_QUEUED_BYTES
+        self.window_ok() && self.queued() < self.link.queue_bound()
+    }
+
+    /// Whether a message of a few bytes may go out although the link's
+    /// queue is full: within the ACK window and our queue's ceiling.
+    pub fn has_room_for_small(&self) -> bool {
+        self.window_ok() && self.queued_bytes < MAX_QUEUED_BYTES
+    }
+
+    fn window_ok(&self) -> bool {
+        !self.uses_acks || self.unacked <= ACK_WINDOW * 2
+    }
+
+    /// Bytes queued toward the client: ours and the kernel's.
+    pub fn queued(&self) -> usize {
+        self.queued_bytes + self.kernel_queued
+    }
+
+    /// The smoothed round trip of the PINGs, once one came back.
+    pub fn round_trip(&self) -> Option<Duration> {
+        self.link.rtt()
+    }
+
+    /// What the application should hear of: whether the bandwidth changed
+    /// by more than a tenth (at most once a second), whether a round trip
+    /// was measured.
+    fn take_link_change(&mut self) -> LinkChange {
+        let bandwidth = self.link.bandwidth_bps();
+        let (told, when) = self.told_bandwidth;
+        let bandwidth_changed = bandwidth.abs_diff(told) > told / 10
+            && when.is_none_or(|t| t.elapsed() >= NOTIFY_INTERVAL);
+        if bandwidth_changed {
+            self.told_bandwidth = (bandwidth, Some(Instant::now()));
+        }
+        LinkChange {
+            bandwidth: bandwidth_changed.then_some(bandwidth),
+            round_trip: std::mem::take(&mut self.rtt_changed),
+        }
     }
 
     fn send_ping(&mut self) -> Result {
@@ -147,7 +204,7 @@ impl Outbox {
         }
         self.ping_id = self.ping_id.wrapping_add(1);
         let now = Instant::now();
-        self.ping = Some((self.ping_id, now));
+        self.ping = Some((self.ping_id, now, self.queued()));
         self.send(&Ping {
             id: self.ping_id,
             timestamp: monotonic_ns(),
@@ -164,9 +221,10 @@ impl Outbox {
                 }
             }
             CommonClientMessage::Pong { id, .. } => {
-                if let Some((ping_id, sent)) = self.ping {
+                if let Some((ping_id, sent, queued_ahead)) = self.ping {
                     if ping_id == id {
-                        self.round_trip = Some(sent.elapsed());
+                        self.link.round_trip(sent.elapsed(), queued_ahead);
+                        self.rtt_changed = true;
                         self.ping = None;
                     }
                 }
@@ -187,6 +245,13 @@ pub(crate) struct ChannelIo {
     protocol: Box<dyn ChannelProtocol>,
     /// Write watch, present while the socket is backed up.
     write_source: Option<glib::Source>,
+    /// Timer, present while the kernel's queue holds more than the link's
+    /// bound: the socket is writable long before that drains.
+    drain_source: Option<glib::Source>,
+    /// The kernel's queue and the wait when the drain timer was last set:
+    /// a queue that does not shrink (a client that stopped reading) is
+    /// looked at less and less often.
+    last_drain: Option<(usize, Duration)>,
 }
 
 impl ChannelIo {
@@ -266,11 +331,33 @@ impl ChannelIo {
         Ok(())
     }
 
+    /// Looks how much the kernel still holds; the link estimate learns
+    /// from how fast it drains.
+    fn sample_kernel_queue(&mut self) {
+        let queued = crate::base::sys::socket_send_queue(self.socket.raw_fd()).unwrap_or(0);
+        self.out.kernel_queued = queued;
+        self.out.link.sample(
+            u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000,
+            queued,
+        );
+    }
+
     /// Writes queued frames until the socket would block.
     fn flush(&mut self) -> Result<bool> {
+        if !self.out.queue.is_empty() {
+            // Before writing, so that a queue that drained is seen empty.
+            self.sample_kernel_queue();
+        }
+        let drained = self.write_queued();
+        self.sample_kernel_queue();
+        drained
+    }
+
+    fn write_queued(&mut self) -> Result<bool> {
         while let Some(front) = self.out.queue.front() {
             match self.socket.write(&front[self.out.offset..]) {
                 Ok(n) => {
+                    self.out.link.wrote(n);
                     self.out.offset += n;
                     if self.out.offset == front.len() {
                         self.out.queued_bytes -= front.len();
@@ -316,6 +403,8 @@ pub(crate) fn attach(
         out: Outbox::new(HeaderKind::from_peer_caps(peer_common_caps)),
         protocol,
         write_source: None,
+        drain_source: None,
+        last_drain: None,
     };
     let started = io
         .protocol
@@ -332,6 +421,23 @@ pub(crate) fn attach(
         finish(&rcc, result)
     });
     lock(&rcc.imp().sources).push(ping_source);
+    // A few more PINGs at first: the one above leaves with the channel's
+    // first messages and measures their queue as much as the path.
+    let weak = rcc.downgrade();
+    let mut probes = 0;
+    let probe_source = channel.core().timeout_add(PROBE_INTERVAL, move || {
+        let Some(rcc) = weak.upgrade() else {
+            return glib::ControlFlow::Break;
+        };
+        probes += 1;
+        let result = with_io(&rcc, |io, _| io.out.send_ping());
+        if probes >= PROBES {
+            let _ = finish(&rcc, result);
+            return glib::ControlFlow::Break;
+        }
+        finish(&rcc, result)
+    });
+    lock(&rcc.imp().sources).push(probe_source);
     // Messages that arrived with the link go first.
     let result = started.and_then(|_| with_io(rcc, |io, rcc| io.handle_input(rcc)));
     finish(rcc, result);
@@ -448,6 +554,15 @@ fn note_handler_thread(rcc: &ChannelClient) {
 
 /// Lets the protocol produce while there is room, writing as it goes.
 fn pump(io: &mut ChannelIo, rcc: &ChannelClient) -> Result {
+    let result = pump_queue(io, rcc);
+    let change = io.out.take_link_change();
+    if change.bandwidth.is_some() || change.round_trip {
+        tell_link_change(rcc, change);
+    }
+    result
+}
+
+fn pump_queue(io: &mut ChannelIo, rcc: &ChannelClient) -> Result {
     loop {
         let before = io.out.serial;
         if io.out.has_room() {
@@ -458,10 +573,78 @@ fn pump(io: &mut ChannelIo, rcc: &ChannelClient) -> Result {
             watch_writable(io, rcc);
             return Ok(());
         }
-        if io.out.serial == before || !io.out.has_room() {
+        if io.out.kernel_queued == 0 {
+            io.last_drain = None;
+        }
+        if !io.out.has_room() {
+            // Our queue is empty: what holds producers back is the ACK
+            // window (the client's ACK wakes them) or the kernel's queue.
+            if io.out.window_ok() {
+                wait_for_drain(io, rcc);
+            }
+            return Ok(());
+        }
+        if io.out.serial == before {
             return Ok(());
         }
     }
+}
+
+/// Publishes new link estimates: the `bandwidth` property, and notify
+/// of it and of `round-trip-time` on the main thread, where the
+/// application gets its signals (through the main dispatcher).
+fn tell_link_change(rcc: &ChannelClient, change: LinkChange) {
+    if let Some(bandwidth) = change.bandwidth {
+        rcc.imp().bandwidth.store(bandwidth, Ordering::SeqCst);
+    }
+    if let Some(dispatcher) = rcc.channel().and_then(|c| c.main_dispatcher().cloned()) {
+        dispatcher.send(MainMessage::LinkChanged {
+            channel_client: rcc.clone(),
+            bandwidth: change.bandwidth.is_some(),
+            round_trip: change.round_trip,
+        });
+    }
+}
+
+/// New link estimates to tell the application about.
+struct LinkChange {
+    bandwidth: Option<u64>,
+    round_trip: bool,
+}
+
+/// The longest wait for the kernel's queue to drain.
+const DRAIN_MAX_WAIT: Duration = Duration::from_millis(200);
+
+/// Looks again, after about the time the link needs to drain the kernel's
+/// queue to the bound, whether producers may go on. Only while bytes are
+/// in flight: an idle client has an empty queue and no timer.
+fn wait_for_drain(io: &mut ChannelIo, rcc: &ChannelClient) {
+    if io.drain_source.is_some() || io.out.kernel_queued == 0 {
+        return;
+    }
+    let Some(channel) = rcc.channel() else { return };
+    let queued = io.out.kernel_queued;
+    let mut wait = io.out.link.drain_wait(queued, io.out.link.queue_bound());
+    if let Some((before, waited)) = io.last_drain {
+        if queued >= before {
+            wait = wait.max(waited * 2).min(DRAIN_MAX_WAIT);
+        }
+    }
+    io.last_drain = Some((queued, wait));
+    let weak = rcc.downgrade();
+    let source = channel.core().timeout_add(wait, move || {
+        let Some(rcc) = weak.upgrade() else {
+            return glib::ControlFlow::Break;
+        };
+        let result = with_io(&rcc, |io, _| {
+            io.drain_source = None;
+            Ok(())
+        });
+        // pump() sets a new timer if the kernel still holds too much.
+        let _ = finish(&rcc, result);
+        glib::ControlFlow::Break
+    });
+    io.drain_source = Some(source);
 }
 
 /// Watches for the socket to drain while frames wait.
@@ -515,19 +698,19 @@ pub(crate) fn disconnect_after(rcc: &ChannelClient, error: &ConnectionError) {
 
 /// Closes the connection's socket and its write watch (on disconnection).
 pub(crate) fn close(io: ChannelIo) {
-    if let Some(source) = io.write_source {
+    for source in [io.write_source, io.drain_source].into_iter().flatten() {
         source.destroy();
     }
     let mut socket = io.socket;
     socket.shutdown();
 }
 
-/// The measured round trip of the last PING, if any.
+/// The smoothed round trip of the PINGs, if one came back.
 pub(crate) fn round_trip(rcc: &ChannelClient) -> Option<Duration> {
     if !rcc.is_connected() {
         return None;
     }
     lock(&rcc.imp().io)
         .as_ref()
-        .and_then(|io| io.out.round_trip)
+        .and_then(|io| io.out.round_trip())
 }

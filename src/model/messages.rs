@@ -23,6 +23,17 @@ pub enum MainMessage {
     DestroyClient { client: Client, tell_client: bool },
     /// An input event from the inputs channel, to emit as a signal.
     Input(InputEvent),
+    /// A channel client's link estimates changed: notify `bandwidth` and
+    /// `round-trip-time` on the main thread, where the application gets
+    /// its signals.
+    LinkChanged {
+        channel_client: ChannelClient,
+        bandwidth: bool,
+        round_trip: bool,
+    },
+    /// A client's display channels need another playout delay: its main
+    /// channel gives the client its new multimedia time.
+    PlayoutDelay(glib::WeakRef<Client>),
 }
 
 /// An input event, emitted as a `RedServer` signal on the main thread.

@@ -15,5 +15,6 @@ pub mod channel_client;
 pub mod client;
 pub mod connection;
 pub mod error;
+pub mod link;
 pub mod messages;
 pub mod transport;

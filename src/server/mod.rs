@@ -717,6 +717,25 @@ impl Server {
                 self.destroy_client(&client, why.as_deref())
             }
             MainMessage::Input(event) => self.emit_input(event),
+            MainMessage::LinkChanged {
+                channel_client,
+                bandwidth,
+                round_trip,
+            } => {
+                if channel_client.is_connected() {
+                    if bandwidth {
+                        channel_client.notify("bandwidth");
+                    }
+                    if round_trip {
+                        channel_client.notify("round-trip-time");
+                    }
+                }
+            }
+            MainMessage::PlayoutDelay(client) => {
+                if let Some(client) = client.upgrade() {
+                    crate::channels::main::give_playout_delay(&client);
+                }
+            }
         }
     }
 }

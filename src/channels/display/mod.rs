@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use glib::prelude::*;
 
+use crate::base::dispatcher::Dispatcher;
 use crate::base::enums::ImageCompression;
 use crate::base::sync::lock;
 use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
@@ -30,10 +31,13 @@ use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
 use crate::display::stream::Stream;
 use crate::display::surface::Rect;
+use crate::model::channel::ChannelExt;
 use crate::model::channel_client::{new_channel_client, ChannelClient, ChannelClientExt};
 use crate::model::client::Client;
 use crate::model::connection::{attach, ChannelProtocol, Outbox, Result};
 use crate::model::error::ConnectionError;
+use crate::model::link::{ClientPlayout, PlayoutEstimator};
+use crate::model::messages::MainMessage;
 use crate::model::transport::Transport;
 use crate::protocol::constants::{
     bitmap_flags, bitmap_fmt, cap, channel, image_compression, image_scale_mode, ropd,
@@ -98,6 +102,32 @@ pub(crate) struct DisplayProtocol {
     /// channels (on other worker threads), once GLZ is in use.
     glz: Option<Arc<Mutex<GlzDictionary>>>,
     monitors_config: bool,
+    /// The playout delay this client's stream frames need.
+    playout: PlayoutEstimator,
+    /// Where that delay goes: the client's main channel, on the main
+    /// thread.
+    playout_to_main: Option<PlayoutToMain>,
+}
+
+/// How a display channel client tells its client's main channel the
+/// playout delay it needs (`docs/threading.md`: shared state, then a
+/// message through the main dispatcher).
+struct PlayoutToMain {
+    shared: Arc<ClientPlayout>,
+    /// This display channel's id, its key in `shared`.
+    id: u32,
+    client: glib::WeakRef<Client>,
+    dispatcher: Dispatcher<MainMessage>,
+}
+
+impl Drop for DisplayProtocol {
+    fn drop(&mut self) {
+        // A display that left needs no delay any more (the client hears
+        // of it with the next change).
+        if let Some(to_main) = &self.playout_to_main {
+            to_main.shared.remove(to_main.id);
+        }
+    }
 }
 
 /// How this client's drawing updates are compressed.
@@ -147,6 +177,46 @@ impl DisplayProtocol {
             glz_init: None,
             glz: None,
             monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
+            playout: PlayoutEstimator::default(),
+            playout_to_main: None,
+        }
+    }
+
+    /// A stream frame was queued last: the playout delay follows the time
+    /// it needs to reach the client (everything queued before it, ours and
+    /// the kernel's, then itself, at the link's rate).
+    fn stream_frame_queued(&mut self, out: &Outbox) {
+        let Some(transit) = out.link.transit(out.queued()) else {
+            return;
+        };
+        if let Some(delay) = self.playout.frame(now_ns(), transit) {
+            red_debug!("stream frames need {delay} ms of playout delay (transit {transit:?})");
+            self.give_playout_delay(delay);
+        }
+    }
+
+    /// A STREAM_REPORT says how early (or late) the frames arrived.
+    fn stream_report(&mut self, end_frame_mm_time: u32, slack_ms: i32, drops: u32) {
+        let in_effect = self
+            .playout_to_main
+            .as_ref()
+            .map_or(self.playout.given(), |to_main| to_main.shared.delay_ms());
+        let delay = self
+            .playout
+            .report(now_ns(), end_frame_mm_time, slack_ms, drops, in_effect);
+        if let Some(delay) = delay {
+            red_debug!("stream frames arrive {slack_ms} ms early with {in_effect} ms of playout delay: {delay} ms");
+            self.give_playout_delay(delay);
+        }
+    }
+
+    /// Asks the client's main channel for `delay` ms of playout delay.
+    fn give_playout_delay(&self, delay: u32) {
+        if let Some(to_main) = &self.playout_to_main {
+            to_main.shared.set(to_main.id, delay);
+            to_main
+                .dispatcher
+                .send(MainMessage::PlayoutDelay(to_main.client.clone()));
         }
     }
 
@@ -196,11 +266,27 @@ impl DisplayProtocol {
             Effect::Damage(rect) => self.pending.add(rect),
             Effect::CopyBits { src_x, src_y, dest } => {
                 let src = Rect::new(src_x, src_y, dest.width, dest.height);
-                // The client's copy of the source must be current, and the
-                // message must not queue without bound.
-                if self.mark_due || self.pending.intersects(src) || !out.has_room() {
+                // A COPY_BITS is a few bytes however large the area: it goes
+                // out even when the link's queue is full (not beyond the ACK
+                // window or our own queue's ceiling), as redrawing the area
+                // would cost far more. What the client has not got yet in
+                // the source moves with the copy: it stays pending at its
+                // new place.
+                if self.mark_due || !out.has_room_for_small() {
                     self.pending.add(dest);
                 } else {
+                    let (dx, dy) = (dest.x - src_x, dest.y - src_y);
+                    let stale: Vec<Rect> = self
+                        .pending
+                        .rects()
+                        .into_iter()
+                        .filter_map(|r| intersection(r, src))
+                        .map(|r| Rect::new(r.x + dx, r.y + dy, r.width, r.height))
+                        .collect();
+                    self.pending.subtract(dest);
+                    for r in stale {
+                        self.pending.add(r);
+                    }
                     out.send(&CopyBits {
                         base: base(dest),
                         src_pos: Point { x: src_x, y: src_y },
@@ -326,6 +412,20 @@ impl DisplayProtocol {
     }
 }
 
+/// Where two rectangles overlap, if they do.
+fn intersection(a: Rect, b: Rect) -> Option<Rect> {
+    let x0 = a.x.max(b.x);
+    let y0 = a.y.max(b.y);
+    let x1 = (a.x + a.width as i32).min(b.x + b.width as i32);
+    let y1 = (a.y + a.height as i32).min(b.y + b.height as i32);
+    (x1 > x0 && y1 > y0).then(|| Rect::new(x0, y0, (x1 - x0) as u32, (y1 - y0) as u32))
+}
+
+/// The monotonic clock in ns: the multimedia clock's, finer.
+fn now_ns() -> u64 {
+    u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000
+}
+
 /// A draw's base: surface 0, the box, no clip.
 fn base(rect: Rect) -> DisplayBase<'static> {
     DisplayBase {
@@ -416,7 +516,17 @@ fn solid_color(bytes: &[u8]) -> Option<u32> {
 }
 
 impl ChannelProtocol for DisplayProtocol {
-    fn start(&mut self, _rcc: &ChannelClient, out: &mut Outbox) -> Result {
+    fn start(&mut self, rcc: &ChannelClient, out: &mut Outbox) -> Result {
+        if let (Some(client), Some(channel)) = (rcc.client(), rcc.channel()) {
+            if let Some(dispatcher) = channel.main_dispatcher() {
+                self.playout_to_main = Some(PlayoutToMain {
+                    shared: client.shared(0, ClientPlayout::default),
+                    id: channel.id(),
+                    client: client.downgrade(),
+                    dispatcher: dispatcher.clone(),
+                });
+            }
+        }
         out.start_acks()?;
         let (width, height) = {
             let state = lock(&self.state);
@@ -466,12 +576,14 @@ impl ChannelProtocol for DisplayProtocol {
             }
             ClientMessage::Display(DisplayClientMessage::StreamReport {
                 stream_id,
+                end_frame_mm_time,
                 num_frames,
                 num_drops,
                 last_frame_delay,
                 ..
             }) => {
                 if let Some(codec) = self.streams.codec_of(stream_id) {
+                    self.stream_report(end_frame_mm_time, last_frame_delay, num_drops);
                     let bitrate = lock(&self.state).adapt_bitrate(
                         stream_id,
                         codec,
@@ -599,12 +711,28 @@ fn forward_damage(channels: &DisplayChannels, rect: Rect) {
         });
         return;
     };
+    // The encoders are shared by the clients of a codec: their bitrate
+    // stays within the slowest measured link.
+    let mut slowest: Option<u64> = None;
+    clients.for_each_protocol(|_, out| {
+        let bandwidth = out.link.bandwidth_bps();
+        if bandwidth > 0 {
+            slowest = Some(slowest.map_or(bandwidth, |s| s.min(bandwidth)));
+        }
+        Ok(())
+    });
+    lock(&channels.state).set_link_bandwidth(slowest);
     // One encoding per codec, shared by every client of that codec.
     let mut frames = SharedFrames::new();
     clients.for_each_protocol(|p, out| {
         p.end_streams(&detection.ended, out)?;
-        p.streams
-            .send_frame(id, rect, &channels.state, &mut frames, &mut p.pending, out)
+        let sent =
+            p.streams
+                .send_frame(id, rect, &channels.state, &mut frames, &mut p.pending, out)?;
+        if sent {
+            p.stream_frame_queued(out);
+        }
+        Ok(())
     });
 }
 

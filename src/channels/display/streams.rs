@@ -7,7 +7,6 @@
 //! Runs on the display's worker thread.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use crate::base::clock::mm_time;
 use crate::base::sync::lock;
@@ -22,11 +21,6 @@ use crate::protocol::display_messages::{
     StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDestroy,
 };
 use crate::protocol::{Caps, Clip};
-
-/// A round trip above this lowers the bitrate of the client's streams, at
-/// most once per `RTT_ADAPT_INTERVAL`.
-const SLOW_ROUND_TRIP: Duration = Duration::from_millis(150);
-const RTT_ADAPT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Frames per STREAM_REPORT and the longest wait for one (spice-server's).
 const REPORT_WINDOW: u32 = 5;
@@ -55,8 +49,6 @@ pub(crate) struct ClientStreams {
     frames_dropped: u64,
     /// Whether the client sends STREAM_REPORTs when asked.
     reports: bool,
-    /// When a long round trip last lowered a stream's bitrate.
-    rtt_adapted: Option<Instant>,
 }
 
 fn proto_rect(r: Rect) -> crate::protocol::Rect {
@@ -87,7 +79,6 @@ impl ClientStreams {
             clipped: Vec::new(),
             frames_dropped: 0,
             reports: caps.has(cap::display::STREAM_REPORT),
-            rtt_adapted: None,
         }
     }
 
@@ -190,7 +181,8 @@ impl ClientStreams {
     /// Frame `id` of the stream over `rect`: STREAM_DATA for this client
     /// (with STREAM_CREATE first if it has not got the stream yet), or the
     /// area as pending damage when it cannot take the stream. Frames are
-    /// encoded through `state` once per codec, kept in `frames`.
+    /// encoded through `state` once per codec, kept in `frames`. True when
+    /// a STREAM_DATA was queued.
     pub(crate) fn send_frame(
         &mut self,
         id: u32,
@@ -199,24 +191,22 @@ impl ClientStreams {
         frames: &mut SharedFrames,
         pending: &mut Region,
         out: &mut Outbox,
-    ) -> Result {
+    ) -> Result<bool> {
         let existing = self.codec_of(id);
         let Some(codec) = existing.or_else(|| self.codecs.first().copied()) else {
             pending.add(rect);
-            return Ok(());
+            return Ok(false);
         };
-        if !out.has_room() {
-            // Behind: drop this frame. A client that has not got the stream
-            // yet keeps the area as pending damage instead.
+        if existing.is_some() && !out.has_room() {
+            // Behind: drop this frame.
             self.frames_dropped += 1;
-            if existing.is_none() {
-                pending.add(rect);
-            }
-            return Ok(());
+            return Ok(false);
         }
-        if let (Some(codec), Some(rtt)) = (existing, out.round_trip) {
-            self.adapt_to_round_trip(id, codec, rtt, state);
-        }
+        // A client that has not got the stream yet gets it even when its
+        // queue is full: the stream then carries the area, which otherwise
+        // stays pending damage whose image bands take every bit of room a
+        // slow link gives, so that the stream would never start there.
+        // That is one frame over the bound, once.
         let frame = match frames.iter().find(|(c, _)| *c == codec) {
             Some((_, frame)) => frame.clone(),
             None => {
@@ -229,7 +219,7 @@ impl ClientStreams {
             // The encoder failed: this client gets images for it.
             self.drop_codec(codec);
             pending.add(rect);
-            return Ok(());
+            return Ok(false);
         };
         if existing.is_none() {
             if !frame.keyframe {
@@ -237,7 +227,7 @@ impl ClientStreams {
                 // for the next frame.
                 lock(state).request_keyframe(id, codec);
                 pending.add(rect);
-                return Ok(());
+                return Ok(false);
             }
             self.create(id, rect, codec, out)?;
             // The stream carries this area from now on.
@@ -246,29 +236,15 @@ impl ClientStreams {
         self.unclip_if_gone(id, out)?;
         out.send(&StreamData {
             id,
-            // Stamped with the server's multimedia clock, which the client's
-            // follows (MAIN_INIT): the client shows it once decoded.
+            // Stamped with the server's multimedia clock now; the client's
+            // clock runs the playout delay behind it (MAIN_INIT,
+            // MULTI_MEDIA_TIME), so the frame is on time if it arrives
+            // within that delay, and shows when the client's clock
+            // reaches the stamp.
             multi_media_time: mm_time(),
             data: &frame.data,
-        })
-    }
-
-    /// A slow link: as if the client had reported drops.
-    fn adapt_to_round_trip(
-        &mut self,
-        id: u32,
-        codec: VideoCodec,
-        rtt: Duration,
-        state: &Mutex<DisplayState>,
-    ) {
-        let due = self
-            .rtt_adapted
-            .is_none_or(|t| t.elapsed() >= RTT_ADAPT_INTERVAL);
-        if rtt > SLOW_ROUND_TRIP && due {
-            self.rtt_adapted = Some(Instant::now());
-            let bitrate = lock(state).adapt_bitrate(id, codec, 0, 1, 0);
-            red_debug!("stream {id}: round trip {rtt:?}: bitrate {bitrate:?}");
-        }
+        })?;
+        Ok(true)
     }
 
     /// STREAM_CREATE, and a request for playback reports if the client
