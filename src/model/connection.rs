@@ -31,8 +31,8 @@ pub const ACK_WINDOW: u32 = 20;
 /// producers always hold back; below it, the link's measured bandwidth
 /// sets the bound (`LinkEstimator::queue_bound`).
 pub const MAX_QUEUED_BYTES: usize = MAX_QUEUE_BYTES;
-/// Bytes queued above which a client that does not read is dropped (the
-/// channels that produce on demand stay far below it).
+/// Memory queued toward a client above which it is dropped for not reading
+/// (the channels that produce on demand stay far below it).
 pub const HARD_MAX_QUEUED_BYTES: usize = 32 << 20;
 /// Interval of the round-trip measurements.
 pub const PING_INTERVAL: Duration = Duration::from_secs(10);
@@ -84,6 +84,11 @@ pub(crate) struct Outbox {
     /// Bytes of the front buffer already written.
     offset: usize,
     queued_bytes: usize,
+    /// What the queue takes of memory: its buffers' allocations and their
+    /// bookkeeping, which for many small messages is several times their
+    /// bytes. Limits are on this, so a client is held to memory, not to
+    /// payload.
+    queued_memory: usize,
     /// Flow control, once SET_ACK is sent.
     ack_generation: u32,
     client_generation: u32,
@@ -111,6 +116,7 @@ impl Outbox {
             queue: VecDeque::new(),
             offset: 0,
             queued_bytes: 0,
+            queued_memory: 0,
             ack_generation: 0,
             client_generation: 0,
             unacked: 0,
@@ -126,7 +132,7 @@ impl Outbox {
 
     /// Queues one message.
     pub fn send(&mut self, message: &dyn ServerMessage) -> Result {
-        if self.queued_bytes > HARD_MAX_QUEUED_BYTES {
+        if self.queued_memory > HARD_MAX_QUEUED_BYTES {
             return Err(ConnectionError::Misbehaving(
                 "it does not read what it is sent".into(),
             ));
@@ -136,6 +142,7 @@ impl Outbox {
         encode_frame(self.header, self.serial, message, &mut frame)
             .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
         self.queued_bytes += frame.len();
+        self.queued_memory += memory_of(&frame);
         self.queue.push_back(frame);
         if self.uses_acks {
             self.unacked += 1;
@@ -165,6 +172,15 @@ impl Outbox {
     /// queue is full: within the ACK window and our queue's ceiling.
     pub fn has_room_for_small(&self) -> bool {
         self.window_ok() && self.queued_bytes < MAX_QUEUED_BYTES
+    }
+
+    /// Whether the client's requests may be read: not while what it is
+    /// sent takes [`MAX_QUEUED_BYTES`] of memory. A client that asks and
+    /// never reads the answers (ATTACH_CHANNELS in a loop) then waits in
+    /// its own socket; one that reads is not held, as producers stop
+    /// before that.
+    pub fn takes_requests(&self) -> bool {
+        self.queued_memory < MAX_QUEUED_BYTES
     }
 
     fn window_ok(&self) -> bool {
@@ -262,6 +278,12 @@ impl ChannelIo {
         Some((protocol, &mut self.out))
     }
 
+    /// Whether to take more client messages now: the protocol is ready
+    /// and the client reads what it is sent.
+    fn ready_for_input(&self) -> bool {
+        self.out.takes_requests() && self.protocol.ready_for_input()
+    }
+
     /// Reads what is there and handles every complete message, until the
     /// socket is drained, the read budget is spent or the protocol wants a
     /// pause.
@@ -270,7 +292,7 @@ impl ChannelIo {
         let mut chunk = [0u8; 16384];
         loop {
             self.handle_input(rcc)?;
-            if !self.protocol.ready_for_input() {
+            if !self.ready_for_input() {
                 return Ok(Reading::Paused);
             }
             if budget == 0 {
@@ -298,7 +320,7 @@ impl ChannelIo {
         let header_size = self.out.header.size();
         let mut consumed = 0;
         while let Some(rest) = self.input.get(consumed..) {
-            if rest.len() < header_size || !self.protocol.ready_for_input() {
+            if rest.len() < header_size || !self.ready_for_input() {
                 break;
             }
             let header = self
@@ -361,6 +383,7 @@ impl ChannelIo {
                     self.out.offset += n;
                     if self.out.offset == front.len() {
                         self.out.queued_bytes -= front.len();
+                        self.out.queued_memory -= memory_of(front);
                         self.out.offset = 0;
                         self.out.queue.pop_front();
                     }
@@ -511,7 +534,7 @@ fn resume_when_ready(rcc: &ChannelClient) {
         };
         let ready = lock(&rcc.imp().io)
             .as_ref()
-            .is_some_and(|io| io.protocol.ready_for_input());
+            .is_some_and(ChannelIo::ready_for_input);
         if !ready {
             return glib::ControlFlow::Continue;
         }
@@ -713,4 +736,10 @@ pub(crate) fn round_trip(rcc: &ChannelClient) -> Option<Duration> {
     lock(&rcc.imp().io)
         .as_ref()
         .and_then(|io| io.out.round_trip())
+}
+
+/// What a queued buffer takes of memory: its allocation, the allocator's
+/// header and its slot in the queue.
+fn memory_of(frame: &Vec<u8>) -> usize {
+    frame.capacity() + 16 + std::mem::size_of::<Vec<u8>>()
 }

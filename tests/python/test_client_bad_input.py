@@ -598,3 +598,51 @@ def test_inputs_flood_of_unknown_messages(victim):
                     assert ev is not None, "inputs channel stopped working after the flood"
 
     run_case(victim, attempt, reps=min(REPS, 50), allow_clients=True)
+
+
+# What three sessions that ask and never read may cost the server, over its
+# idle figure: each one's queue is held at 4 MiB of memory (then its
+# requests wait in its own socket) and up to 1 MiB of its requests is read
+# ahead; 8 MiB each, with the allocator's slack.
+NEVER_READS_BOUND_KIB = 3 * 8 * 1024
+
+
+def test_sessions_that_ask_and_never_read_are_held_to_a_few_mib(victim):
+    """Three main channels that send ATTACH_CHANNELS as fast as they can
+    and never read the CHANNELS_LISTs: the server stops reading them once
+    their answers take 4 MiB, instead of queuing (or being cut off at 32
+    MiB of payload after some 180 MB of memory, as before)."""
+    server, probe = victim
+    iterate(0.2, sleep_when_busy=False)
+    rss_before = server.rss_kib()
+    fds_before = server.fd_count()
+    request = rs.MINI_HEADER.pack(rs.MSGC_MAIN_ATTACH_CHANNELS, 0)
+    burst = request * 65536
+    sessions = []
+    for _ in range(3):
+        c, _sid = rs.main_link(server.port, password=PASSWORD, timeout=PROMPT_CLOSE)
+        assert c.mini, "expected the mini header"
+        c.sock.setblocking(False)
+        sessions.append(c)
+    # Until every socket is full both ways: the server no longer reads.
+    deadline = time.monotonic() + 20
+    sent = [0] * len(sessions)
+    stuck = [0] * len(sessions)
+    while time.monotonic() < deadline and min(stuck) < 20:
+        for i, c in enumerate(sessions):
+            try:
+                n = c.sock.send(burst)
+                sent[i] += n
+                stuck[i] = 0
+            except BlockingIOError:
+                stuck[i] += 1
+        iterate(0.05, sleep_when_busy=False)
+    grown = server.rss_kib() - rss_before
+    print("each session sent %r bytes of requests; server VmRSS grew by %d KiB" % (sent, grown))
+    assert min(sent) > 4 * 1024 * 1024 // 6 * 6 // 20, "the server did not read: %r" % sent
+    assert grown <= NEVER_READS_BOUND_KIB, (
+        "server VmRSS grew by %d KiB with 3 sessions that never read (bound %d KiB)%s"
+        % (grown, NEVER_READS_BOUND_KIB, server.diagnostics()))
+    for c in sessions:
+        c.close()
+    check_unharmed(server, probe, fds_before, 0x00345678)
