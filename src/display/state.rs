@@ -2,6 +2,7 @@
 //! region (the display channel's side) and the cursor (the cursor channel's
 //! side), and the requests that change them.
 
+use super::motion;
 use super::surface::{Rect, Surface};
 
 /// A cursor shape: premultiplied a8r8g8b8 pixels in native byte order
@@ -73,6 +74,15 @@ pub enum Effect {
         src_y: i32,
         dest: Rect,
     },
+    /// A draw whose pixels are, in `dest`, what was at (`src_x`,
+    /// `src_y`) (a scroll found in the pixels: see `motion`), and changed
+    /// in `damage` otherwise.
+    Moved {
+        src_x: i32,
+        src_y: i32,
+        dest: Rect,
+        damage: Vec<Rect>,
+    },
     /// A new surface size; everything is new.
     Resized {
         width: u32,
@@ -116,6 +126,9 @@ pub struct DisplayState {
 /// The share of a link's bandwidth a stream may use: the rest carries the
 /// other channels and the images around the stream.
 const LINK_SHARE_PERCENT: u64 = 80;
+/// Draws smaller than this are not searched for moved content: their
+/// bytes cost less than the search.
+const MIN_MOVE_SEARCH_PIXELS: u64 = 256 * 256;
 
 /// The encoder of one stream in one codec.
 pub struct StreamEncoder {
@@ -293,6 +306,32 @@ impl DisplayState {
             .retain(|e| !ended.iter().any(|s| s.id == e.stream_id));
     }
 
+    /// The block of a large draw that is the surface's own pixels moved up
+    /// or down, as (source x, source y, destination).
+    fn find_move(&self, rect: Rect, pixels: &[u8], stride: usize) -> Option<(i32, i32, Rect)> {
+        let area = rect.clip_to(self.surface.width(), self.surface.height());
+        if (area.height as usize) < 2 * motion::MIN_MOVED_ROWS
+            || u64::from(area.width) * u64::from(area.height) < MIN_MOVE_SEARCH_PIXELS
+        {
+            return None;
+        }
+        let skip = (area.y - rect.y) as usize * stride + (area.x - rect.x) as usize * 4;
+        let new = motion::Rows {
+            data: pixels.get(skip..)?,
+            stride,
+            row_bytes: area.width as usize * 4,
+            height: area.height as usize,
+        };
+        let found = motion::find_vertical_move(self.surface.rows(area)?, new)?;
+        let dest = Rect::new(
+            area.x,
+            area.y + found.start as i32,
+            area.width,
+            found.rows as u32,
+        );
+        Some((area.x, dest.y + found.shift as i32, dest))
+    }
+
     /// Applies one request and says what changed.
     pub fn handle(&mut self, request: DisplayRequest) -> Effect {
         match request {
@@ -301,12 +340,18 @@ impl DisplayState {
                 pixels,
                 stride,
             } => {
+                let moved = self.find_move(rect, &pixels, stride);
                 let changed = self.surface.draw(rect, &pixels, stride);
-                // A redraw of the same pixels is no update at all.
-                if changed.is_empty() {
-                    Effect::None
-                } else {
-                    Effect::Damage(changed)
+                match moved {
+                    // A redraw of the same pixels is no update at all.
+                    _ if changed.is_empty() => Effect::None,
+                    Some((src_x, src_y, dest)) => Effect::Moved {
+                        src_x,
+                        src_y,
+                        dest,
+                        damage: rows_outside(changed, dest),
+                    },
+                    None => Effect::Damage(changed),
                 }
             }
             DisplayRequest::Fill { rect, color } => Effect::Damage(self.surface.fill(rect, color)),
@@ -367,4 +412,17 @@ impl DisplayState {
             }
         }
     }
+}
+
+/// The parts of `changed` above and below the rows of `moved`.
+fn rows_outside(changed: Rect, moved: Rect) -> Vec<Rect> {
+    let top = i64::from(changed.y);
+    let bottom = top + i64::from(changed.height);
+    let moved_top = i64::from(moved.y).clamp(top, bottom);
+    let moved_bottom = (i64::from(moved.y) + i64::from(moved.height)).clamp(top, bottom);
+    [(top, moved_top), (moved_bottom, bottom)]
+        .into_iter()
+        .filter(|(a, b)| b > a)
+        .map(|(a, b)| Rect::new(changed.x, a as i32, changed.width, (b - a) as u32))
+        .collect()
 }

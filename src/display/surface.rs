@@ -85,6 +85,21 @@ impl Surface {
     }
 
     /// The bytes of `rect`, rows packed; `None` unless it lies inside.
+    /// The rows of `rect` (inside the surface) in place, for comparing
+    /// with what is drawn over them.
+    pub fn rows(&self, rect: Rect) -> Option<super::motion::Rows<'_>> {
+        if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
+            return None;
+        }
+        let start = rect.y as usize * self.stride() + rect.x as usize * 4;
+        Some(super::motion::Rows {
+            data: self.pixels.get(start..)?,
+            stride: self.stride(),
+            row_bytes: rect.width as usize * 4,
+            height: rect.height as usize,
+        })
+    }
+
     pub fn read(&self, rect: Rect) -> Option<Vec<u8>> {
         if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
             return None;

@@ -9,6 +9,7 @@ Options (command line first, then the environment variable in brackets):
   --password PW             [REDSPICE_TEST_PASSWORD]   ticket; none = no auth
   --ticket-lifetime SEC     [REDSPICE_TEST_TICKET_LIFETIME]  0 = for ever
   --image-compression MODE  [REDSPICE_TEST_IMAGE_COMPRESSION] off|auto|lz4|lz|glz|quic|jpeg
+  --streaming-video MODE    off|filter|all (default: the server's)
   --display WxH             [REDSPICE_TEST_DISPLAYS, comma separated]
                             repeat for more displays; default one 320x240
   --address ADDR            listen address, default 127.0.0.1
@@ -101,6 +102,7 @@ def parse_args(argv):
         type=int,
         default=int(env.get("REDSPICE_TEST_TICKET_LIFETIME", "0")),
     )
+    p.add_argument("--streaming-video", choices=["off", "filter", "all"], default=None)
     p.add_argument(
         "--image-compression",
         choices=["off", "auto", "lz4", "lz", "glz", "quic", "jpeg"],
@@ -137,6 +139,12 @@ class Server:
             self.server.props.x509_cert_file = args.x509_cert_file
             self.server.props.x509_key_file = args.x509_key_file
             self.server.props.secure_channels = args.secure_channel
+        if args.streaming_video:
+            self.server.props.streaming_video = {
+                "off": Red.StreamingVideo.OFF,
+                "filter": Red.StreamingVideo.FILTER,
+                "all": Red.StreamingVideo.ALL,
+            }[args.streaming_video]
         if args.image_compression:
             self.server.props.image_compression = {
                 "off": Red.ImageCompression.OFF,

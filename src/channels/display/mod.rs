@@ -293,6 +293,17 @@ impl DisplayProtocol {
                     })?;
                 }
             }
+            Effect::Moved {
+                src_x,
+                src_y,
+                dest,
+                ref damage,
+            } => {
+                self.apply(&Effect::CopyBits { src_x, src_y, dest }, out)?;
+                for rect in damage {
+                    self.pending.add(*rect);
+                }
+            }
             Effect::Resized { width, height } => self.create_surface(width, height, out)?,
             Effect::StreamsEnded(ref ended) => self.end_streams(ended, out)?,
             Effect::Cursor | Effect::None => {}
@@ -659,6 +670,23 @@ pub(crate) fn forward(channels: &DisplayChannels, effect: &Effect) {
         Effect::None => {}
         Effect::Cursor => cursor::forward(&channels.cursor_channel),
         Effect::Damage(rect) => forward_damage(channels, *rect),
+        Effect::Moved {
+            src_x,
+            src_y,
+            dest,
+            damage,
+        } => {
+            // The copy first: the rest is drawn over what it moved.
+            let copy = Effect::CopyBits {
+                src_x: *src_x,
+                src_y: *src_y,
+                dest: *dest,
+            };
+            forward(channels, &copy);
+            for rect in damage {
+                forward_damage(channels, *rect);
+            }
+        }
         Effect::CopyBits { src_x, src_y, dest } => {
             // A copy touching a stream ends it and goes out as an image.
             let src = Rect::new(*src_x, *src_y, dest.width, dest.height);
