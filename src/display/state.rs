@@ -310,7 +310,15 @@ impl DisplayState {
     /// or down, as (source x, source y, destination).
     fn find_move(&self, rect: Rect, pixels: &[u8], stride: usize) -> Option<(i32, i32, Rect)> {
         let area = rect.clip_to(self.surface.width(), self.surface.height());
-        if (area.height as usize) < 2 * motion::MIN_MOVED_ROWS
+        // Over a playing video the stream's encoder does better (and a
+        // COPY_BITS would end the stream).
+        let over_video = self
+            .streams
+            .streams()
+            .iter()
+            .any(|s| super::stream::intersects(s.rect, area));
+        if over_video
+            || (area.height as usize) < 2 * motion::MIN_MOVED_ROWS
             || u64::from(area.width) * u64::from(area.height) < MIN_MOVE_SEARCH_PIXELS
         {
             return None;

@@ -213,7 +213,7 @@ fn contains(outer: Rect, inner: Rect) -> bool {
     outer.x <= inner.x && outer.y <= inner.y && ox2 >= ix2 && oy2 >= iy2
 }
 
-fn intersects(a: Rect, b: Rect) -> bool {
+pub(crate) fn intersects(a: Rect, b: Rect) -> bool {
     let (ax2, ay2) = (
         i64::from(a.x) + i64::from(a.width),
         i64::from(a.y) + i64::from(a.height),
