@@ -66,7 +66,8 @@ GType red_auth_mode_get_type (void);
 /**
  * RedImageCompression:
  * @RED_IMAGE_COMPRESSION_OFF: uncompressed bitmaps
- * @RED_IMAGE_COMPRESSION_AUTO: LZ4 for clients that support it
+ * @RED_IMAGE_COMPRESSION_AUTO: GLZ, as libspice-server's default (LZ
+ *   until the client has announced its dictionary window)
  * @RED_IMAGE_COMPRESSION_LZ4: LZ4 (uncompressed for clients without it)
  * @RED_IMAGE_COMPRESSION_LZ: SPICE's LZ, which every client decodes
  *   (uncompressed where LZ would be larger)

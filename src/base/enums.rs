@@ -55,7 +55,9 @@ pub enum ImageCompression {
     /// Uncompressed bitmaps.
     #[enum_value(name = "RED_IMAGE_COMPRESSION_OFF", nick = "off")]
     Off = 0,
-    /// LZ4 when the client supports it, else uncompressed.
+    /// GLZ (LZ with the client's recent images as a dictionary), as
+    /// libspice-server's default; LZ until the client has announced its
+    /// dictionary window.
     #[default]
     #[enum_value(name = "RED_IMAGE_COMPRESSION_AUTO", nick = "auto")]
     Auto = 1,
