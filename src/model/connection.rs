@@ -31,6 +31,9 @@ pub const ACK_WINDOW: u32 = 20;
 /// producers always hold back; below it, the link's measured bandwidth
 /// sets the bound (`LinkEstimator::queue_bound`).
 pub const MAX_QUEUED_BYTES: usize = MAX_QUEUE_BYTES;
+/// Memory queued toward a client from which its requests are not read
+/// until it reads (see `Outbox::takes_requests`).
+pub const REQUESTS_HELD_AT: usize = 2 * MAX_QUEUED_BYTES;
 /// Memory queued toward a client above which it is dropped for not reading
 /// (the channels that produce on demand stay far below it).
 pub const HARD_MAX_QUEUED_BYTES: usize = 32 << 20;
@@ -141,6 +144,11 @@ impl Outbox {
         let mut frame = Vec::new();
         encode_frame(self.header, self.serial, message, &mut frame)
             .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
+        // Growth leaves up to twice the bytes allocated; what waits in the
+        // queue should take what it holds.
+        if frame.capacity() > frame.len() + frame.len() / 8 {
+            frame.shrink_to_fit();
+        }
         self.queued_bytes += frame.len();
         self.queued_memory += memory_of(&frame);
         self.queue.push_back(frame);
@@ -175,12 +183,13 @@ impl Outbox {
     }
 
     /// Whether the client's requests may be read: not while what it is
-    /// sent takes [`MAX_QUEUED_BYTES`] of memory. A client that asks and
+    /// sent takes [`REQUESTS_HELD_AT`] of memory. A client that asks and
     /// never reads the answers (ATTACH_CHANNELS in a loop) then waits in
-    /// its own socket; one that reads is not held, as producers stop
-    /// before that.
+    /// its own socket. One that reads is never held: producers stop at
+    /// [`MAX_QUEUED_BYTES`], half of it, so its ACKs, PONGs and stream
+    /// reports keep coming in while its queue drains.
     pub fn takes_requests(&self) -> bool {
-        self.queued_memory < MAX_QUEUED_BYTES
+        self.queued_memory < REQUESTS_HELD_AT
     }
 
     fn window_ok(&self) -> bool {
