@@ -16,7 +16,7 @@ use std::collections::HashMap;
 pub const MIN_MOVED_ROWS: usize = 32;
 /// Largest shift looked for, in rows either way.
 pub const MAX_SHIFT: usize = 2048;
-/// Candidate rows remembered per hash (repeated rows, like a document's
+/// Candidate rows looked at per hash (repeated rows, like a document's
 /// blank lines, would otherwise make the vote quadratic).
 const CANDIDATES_PER_HASH: usize = 4;
 
@@ -78,28 +78,31 @@ pub fn find_vertical_move(old: Rows<'_>, new: Rows<'_>) -> Option<VerticalMove> 
         return None;
     }
     let height = new.height;
-    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    // (hash, row) of the old rows, sorted: one allocation per search, on
+    // a path that runs for every large draw.
+    let mut by_hash: Vec<(u64, usize)> = Vec::with_capacity(height);
     for y in 0..height {
         let row = old.row(y)?;
-        if is_uniform(row) {
-            continue;
-        }
-        let slot = by_hash.entry(row_hash(row)).or_default();
-        if slot.len() < CANDIDATES_PER_HASH {
-            slot.push(y);
+        if !is_uniform(row) {
+            by_hash.push((row_hash(row), y));
         }
     }
+    by_hash.sort_unstable();
     let mut votes: HashMap<i64, usize> = HashMap::new();
     for y in 0..height {
         let row = new.row(y)?;
         if is_uniform(row) {
             continue;
         }
-        for &from in by_hash
-            .get(&row_hash(row))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-        {
+        let hash = row_hash(row);
+        let first = by_hash.partition_point(|&(h, _)| h < hash);
+        let candidates = by_hash
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&(h, _)| h == hash)
+            .take(CANDIDATES_PER_HASH);
+        for &(_, from) in candidates {
             let shift = from as i64 - y as i64;
             if shift != 0 && shift.unsigned_abs() as usize <= MAX_SHIFT {
                 *votes.entry(shift).or_default() += 1;

@@ -64,13 +64,54 @@ def frame(base, n):
     return pixels
 
 
+def spice_session(port, state, on_invalidate=None):
+    """spice-gtk connected to 127.0.0.1:`port`, every channel linked.
+    `state` gets "primary" = (width, height, stride, address) of the
+    primary surface and "marked" = True once the first screen is whole."""
+    import gi
+    gi.require_version("SpiceClientGLib", "2.0")
+    from gi.repository import GObject
+    from gi.repository import SpiceClientGLib as Spice
+
+    state.setdefault("primary", None)
+    state.setdefault("marked", False)
+
+    def on_channel(session, channel):
+        if isinstance(channel, Spice.DisplayChannel):
+            GObject.Object.connect(
+                channel, "display-primary-create",
+                lambda ch, fmt, pw, ph, stride, shmid, data: state.update(primary=(pw, ph, stride, data)))
+            GObject.Object.connect(channel, "display-mark", lambda ch, m: state.update(marked=True))
+            if on_invalidate is not None:
+                GObject.Object.connect(channel, "display-invalidate", on_invalidate)
+        if not isinstance(channel, Spice.MainChannel):
+            Spice.Channel.connect(channel)
+
+    session = Spice.Session()
+    session.props.host = "127.0.0.1"
+    session.props.port = str(port)
+    GObject.Object.connect(session, "channel-new", on_channel)
+    session.connect()
+    return session
+
+
+def run_until(deadline, pred=lambda: False):
+    """Iterates the default main context until `pred()` or `deadline`;
+    returns `pred()`."""
+    from gi.repository import GLib
+
+    ctx = GLib.MainContext.default()
+    while time.monotonic() < deadline and not pred():
+        ctx.iteration(False)
+        time.sleep(0.001)
+    return pred()
+
+
 def inside():
     """Runs in the namespace: server and client, then prints the figures."""
     import gi
     gi.require_version("Red", "1.0")
-    gi.require_version("SpiceClientGLib", "2.0")
-    from gi.repository import GLib, GObject, Red
-    from gi.repository import SpiceClientGLib as Spice
+    from gi.repository import GLib, Red
 
     import threading
 
@@ -108,28 +149,7 @@ def inside():
         elif n not in state["shown"]:
             state["shown"][n] = now
 
-    def on_channel(session, channel):
-        if isinstance(channel, Spice.DisplayChannel):
-            GObject.Object.connect(
-                channel, "display-primary-create",
-                lambda ch, fmt, w, h, stride, shmid, data: state.update(primary=(w, h, stride, data)))
-            GObject.Object.connect(channel, "display-mark", lambda ch, m: state.update(marked=True))
-            GObject.Object.connect(channel, "display-invalidate", on_invalidate)
-        if not isinstance(channel, Spice.MainChannel):
-            Spice.Channel.connect(channel)
-
-    session = Spice.Session()
-    session.props.host = "127.0.0.1"
-    session.props.port = str(server.props.port)
-    GObject.Object.connect(session, "channel-new", on_channel)
-    session.connect()
-
-    ctx = GLib.MainContext.default()
-
-    def run_until(deadline, pred=lambda: False):
-        while time.monotonic() < deadline and not pred():
-            ctx.iteration(False)
-            time.sleep(0.001)
+    session = spice_session(server.props.port, state, on_invalidate)
 
     run_until(time.monotonic() + 30, lambda: state["marked"])
     if not state["marked"]:
@@ -175,9 +195,7 @@ def inside_scroll():
 
     import gi
     gi.require_version("Red", "1.0")
-    gi.require_version("SpiceClientGLib", "2.0")
-    from gi.repository import GLib, GObject, Red
-    from gi.repository import SpiceClientGLib as Spice
+    from gi.repository import GLib, Red
 
     sys.path.insert(0, HERE)
     from helpers import random_pixels, read_surface, same_colours
@@ -186,29 +204,8 @@ def inside_scroll():
     server = Red.Server(port=0)
     display = server.add_display(w, h)
     server.start()
-    state = {"primary": None, "marked": False}
-
-    def on_channel(session, channel):
-        if isinstance(channel, Spice.DisplayChannel):
-            GObject.Object.connect(
-                channel, "display-primary-create",
-                lambda ch, fmt, pw, ph, stride, shmid, data: state.update(primary=(pw, ph, stride, data)))
-            GObject.Object.connect(channel, "display-mark", lambda ch, m: state.update(marked=True))
-        if not isinstance(channel, Spice.MainChannel):
-            Spice.Channel.connect(channel)
-
-    session = Spice.Session()
-    session.props.host = "127.0.0.1"
-    session.props.port = str(server.props.port)
-    GObject.Object.connect(session, "channel-new", on_channel)
-    session.connect()
-    ctx = GLib.MainContext.default()
-
-    def run_until(deadline, pred=lambda: False):
-        while time.monotonic() < deadline and not pred():
-            ctx.iteration(False)
-            time.sleep(0.001)
-        return pred()
+    state = {}
+    session = spice_session(server.props.port, state)
 
     run_until(time.monotonic() + 30, lambda: state["marked"])
     rng = random.Random(7)
@@ -303,9 +300,7 @@ def test_an_idle_client_costs_its_worker_no_wakeups():
 
     import gi
     gi.require_version("Red", "1.0")
-    gi.require_version("SpiceClientGLib", "2.0")
-    from gi.repository import GLib, GObject, Red
-    from gi.repository import SpiceClientGLib as Spice
+    from gi.repository import GLib, Red
 
     sys.path.insert(0, HERE)
     from helpers import iterate, random_pixels, wait_until
@@ -313,21 +308,10 @@ def test_an_idle_client_costs_its_worker_no_wakeups():
     server = Red.Server(port=0)
     display = server.add_display(640, 480)
     server.start()
-    marked = []
-
-    def on_channel(session, channel):
-        if isinstance(channel, Spice.DisplayChannel):
-            GObject.Object.connect(channel, "display-mark", lambda ch, m: marked.append(m))
-        if not isinstance(channel, Spice.MainChannel):
-            Spice.Channel.connect(channel)
-
-    session = Spice.Session()
-    session.props.host = "127.0.0.1"
-    session.props.port = str(server.props.port)
-    GObject.Object.connect(session, "channel-new", on_channel)
-    session.connect()
+    state = {}
+    session = spice_session(server.props.port, state)
     try:
-        assert wait_until(lambda: marked)
+        assert wait_until(lambda: state["marked"])
         rng = random.Random(3)
         for _ in range(20):
             display.draw(0, 0, 640, 480, GLib.Bytes.new(random_pixels(rng, 640, 480)), 640 * 4)
