@@ -296,7 +296,8 @@ fn worker_thread(
         }
         flow
     });
-    // Streams end when their updates stop: look ten times a second.
+    // Streams end when their updates stop, and lossy areas settle: look
+    // ten times a second.
     let tick_shared = shared_for_tick;
     let ticker = glib::timeout_source_new(
         std::time::Duration::from_millis(100),
@@ -304,6 +305,7 @@ fn worker_thread(
         glib::Priority::DEFAULT,
         move || {
             display_channel::expire_streams(&tick_shared.channels);
+            display_channel::settle_lossy(&tick_shared.channels);
             glib::ControlFlow::Continue
         },
     );

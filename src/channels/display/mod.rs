@@ -11,6 +11,7 @@ declare_channel_pair! {
     protocol DisplayProtocol;
 }
 
+mod lossy;
 pub mod streams;
 
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,7 @@ use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorPr
 use crate::display::codecs::glz::GlzDictionary;
 use crate::display::codecs::jpeg::{JpegEncoder, FAST_LINK_QUALITY};
 use crate::display::codecs::lz::LzEncoder;
-use crate::display::codecs::{quic, ImageType, Pixels};
+use crate::display::codecs::{quic, zlib, ImageType, Pixels};
 use crate::display::encoder::VideoCodec;
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
@@ -50,6 +51,7 @@ use crate::protocol::image::lz4_image_payload;
 use crate::protocol::{
     Caps, ClientMessage, Clip, DisplayBase, DisplayClientMessage, Head, Image, ImageData, Point,
 };
+use lossy::LossyAreas;
 use streams::{ClientStreams, SharedFrames};
 
 /// Largest area one DRAW_COPY carries, in pixels: big updates go out in
@@ -92,6 +94,10 @@ pub(crate) struct DisplayProtocol {
     /// A MARK is due once the first full image is out.
     mark_due: bool,
     codec: ImageCodec,
+    /// Whether photo-like updates may go lossy on a slow link (the
+    /// `auto` compression) and the areas that did.
+    lossy_allowed: bool,
+    lossy: LossyAreas,
     /// Made on the first LZ image.
     lz: Option<Box<LzEncoder>>,
     /// libjpeg-turbo's compressor, made at the first JPEG image.
@@ -178,6 +184,8 @@ impl DisplayProtocol {
             surface: None,
             mark_due: false,
             codec: ImageCodec::choose(compression, channel_caps.has(cap::display::LZ4_COMPRESSION)),
+            lossy_allowed: compression == ImageCompression::Auto,
+            lossy: LossyAreas::default(),
             lz: None,
             jpeg: None,
             glz_init: None,
@@ -260,6 +268,7 @@ impl DisplayProtocol {
             })?;
         }
         self.surface = Some((width, height));
+        self.lossy.clear();
         self.pending.clear();
         self.pending.add(Rect::new(0, 0, width, height));
         self.mark_due = true;
@@ -293,6 +302,7 @@ impl DisplayProtocol {
                     for r in stale {
                         self.pending.add(r);
                     }
+                    self.lossy.copied(src, dest);
                     out.send(&CopyBits {
                         base: base(dest),
                         src_pos: Point { x: src_x, y: src_y },
@@ -319,18 +329,33 @@ impl DisplayProtocol {
 
     /// Sends one band of the pending region; false when nothing is pending.
     fn send_next(&mut self, out: &mut Outbox) -> Result<bool> {
-        let Some(first) = self.pending.rects().into_iter().next() else {
-            return Ok(false);
+        // What is pending first; then, on an idle link, the lossless
+        // pixels of areas that went lossy and settled.
+        let (rect, refinement) = match self.pending.rects().into_iter().next() {
+            Some(first) => {
+                // The first image goes out whole, as spice-server sends it:
+                // simple clients (spicy-screenshot) take the first update
+                // as the screen.
+                let rows = if self.mark_due {
+                    first.height
+                } else {
+                    (MAX_DRAW_PIXELS / first.width.max(1)).clamp(1, first.height)
+                };
+                let rect = Rect::new(first.x, first.y, first.width, rows);
+                self.pending.subtract(rect);
+                (rect, false)
+            }
+            None => match self.lossy.next_due(MAX_DRAW_PIXELS) {
+                Some(rect) => (rect, true),
+                None => return Ok(false),
+            },
         };
-        // The first image goes out whole, as spice-server sends it: simple
-        // clients (spicy-screenshot) take the first update as the screen.
-        let rows = if self.mark_due {
-            first.height
-        } else {
-            (MAX_DRAW_PIXELS / first.width.max(1)).clamp(1, first.height)
-        };
-        let rect = Rect::new(first.x, first.y, first.width, rows);
-        self.pending.subtract(rect);
+        // Whatever goes out now replaces what the client had there; only
+        // a JPEG below leaves it lossy again.
+        if !self.lossy.is_empty() {
+            self.lossy.sent_lossless(rect);
+        }
+        let lossy_allowed = self.lossy_allowed && !refinement;
         let pixels = lock(&self.state).surface.read(rect);
         let Some(bytes) = pixels else {
             // Outside the surface (a resize raced it): nothing to send.
@@ -345,6 +370,26 @@ impl DisplayProtocol {
             return Ok(true);
         }
         let mut payload = Vec::new();
+        let lz_now =
+            self.codec == ImageCodec::Lz || (self.codec == ImageCodec::Glz && self.glz.is_none());
+        if lossy_allowed && lz_now {
+            // LZ (no GLZ window yet, or a client without GLZ): the same
+            // choice as for GLZ below.
+            let encoded = lz_encode(&mut self.lz, rect, &bytes, &mut payload);
+            let lossless_len = if encoded { payload.len() } else { bytes.len() };
+            if let Some(jpeg) = self.jpeg_instead(rect, &bytes, lossless_len, out) {
+                out.send(&draw_copy(rect, ImageData::Jpeg(&jpeg)))?;
+                self.lossy.sent_lossy(rect, Instant::now());
+                return Ok(true);
+            }
+            let data = if encoded {
+                ImageData::LzRgb(&payload)
+            } else {
+                bitmap(rect, &bytes)
+            };
+            out.send(&draw_copy(rect, data))?;
+            return Ok(true);
+        }
         let data = match self.codec {
             ImageCodec::Lz4 => {
                 // 24-bit rows: the unused fourth byte would cost a quarter
@@ -363,7 +408,38 @@ impl DisplayProtocol {
                     let mut dictionary = lock(&dictionary);
                     match dictionary.encode(&rgb32(rect, &bytes), &mut payload) {
                         Ok(id) if payload.len() < bytes.len() => {
-                            let sent = out.send(&draw_copy(rect, ImageData::GlzRgb(&payload)));
+                            if lossy_allowed {
+                                if let Some(jpeg) =
+                                    self.jpeg_instead(rect, &bytes, payload.len(), out)
+                                {
+                                    // The image leaves the dictionary unsent.
+                                    dictionary.forget(id);
+                                    out.send(&draw_copy(rect, ImageData::Jpeg(&jpeg)))?;
+                                    self.lossy.sent_lossy(rect, Instant::now());
+                                    return Ok(true);
+                                }
+                            }
+                            let wrapped = if lossy::wraps_glz(&out.link) {
+                                zlib::wrap(&payload, zlib::DEFAULT_LEVEL).ok().flatten()
+                            } else {
+                                None
+                            };
+                            let data = match &wrapped {
+                                Some(data) => {
+                                    red_debug!(
+                                        "GLZ image wrapped in zlib: {} bytes instead of {}",
+                                        data.len(),
+                                        payload.len()
+                                    );
+                                    ImageData::ZlibGlzRgb {
+                                        // Below the bitmap's size, so within u32.
+                                        glz_data_size: payload.len() as u32,
+                                        data,
+                                    }
+                                }
+                                None => ImageData::GlzRgb(&payload),
+                            };
+                            let sent = out.send(&draw_copy(rect, data));
                             if sent.is_err() {
                                 dictionary.forget(id);
                             }
@@ -426,6 +502,43 @@ impl DisplayProtocol {
         };
         out.send(&draw_copy(rect, data))?;
         Ok(true)
+    }
+
+    /// A JPEG of the band, when its lossless encoding (`lossless_len`
+    /// bytes) is photo-like and too slow for the client's link (see
+    /// [`lossy::jpeg_quality`]) and the JPEG is smaller.
+    fn jpeg_instead(
+        &mut self,
+        rect: Rect,
+        bytes: &[u8],
+        lossless_len: usize,
+        out: &Outbox,
+    ) -> Option<Vec<u8>> {
+        let pixels = rect.width as usize * rect.height as usize;
+        let quality = lossy::jpeg_quality(&out.link, out.queued(), pixels, lossless_len)?;
+        if self.jpeg.is_none() {
+            self.jpeg = JpegEncoder::new().ok().map(Box::new);
+        }
+        let mut jpeg = Vec::new();
+        self.jpeg
+            .as_mut()?
+            .encode(&rgb32(rect, bytes), quality, &mut jpeg)
+            .ok()?;
+        red_debug!(
+            "{}x{} photo-like update as JPEG at quality {quality}: {} bytes instead of {lossless_len}",
+            rect.width,
+            rect.height,
+            jpeg.len()
+        );
+        (jpeg.len() < lossless_len).then_some(jpeg)
+    }
+
+    /// Lossy areas unchanged for long enough become due for their
+    /// lossless pixels; from the worker's timer.
+    fn settle_lossy(&mut self) {
+        if !self.lossy.is_empty() {
+            self.lossy.settle(Instant::now());
+        }
     }
 }
 
@@ -494,12 +607,23 @@ fn lz_image<'a>(
     bytes: &'a [u8],
     payload: &'a mut Vec<u8>,
 ) -> ImageData<'a> {
-    let encoder = encoder.get_or_insert_with(Default::default);
-    if encoder.encode(&rgb32(rect, bytes), payload).is_ok() && payload.len() < bytes.len() {
+    if lz_encode(encoder, rect, bytes, payload) {
         ImageData::LzRgb(payload)
     } else {
         bitmap(rect, bytes)
     }
+}
+
+/// LZ-encodes a band into `payload`; false when the bitmap would be
+/// smaller.
+fn lz_encode(
+    encoder: &mut Option<Box<LzEncoder>>,
+    rect: Rect,
+    bytes: &[u8],
+    payload: &mut Vec<u8>,
+) -> bool {
+    let encoder = encoder.get_or_insert_with(Default::default);
+    encoder.encode(&rgb32(rect, bytes), payload).is_ok() && payload.len() < bytes.len()
 }
 
 /// An uncompressed image of a band of x8r8g8b8 pixels.
@@ -579,8 +703,8 @@ impl ChannelProtocol for DisplayProtocol {
             ClientMessage::Display(DisplayClientMessage::PreferredCompression {
                 image_compression,
             }) => {
-                // OFF and LZ are honoured; the rest keeps the server's
-                // choice.
+                // OFF, LZ and GLZ are honoured, and lossless; the rest
+                // keeps the server's choice.
                 match image_compression {
                     image_compression::OFF => self.codec = ImageCodec::Raw,
                     image_compression::LZ => self.codec = ImageCodec::Lz,
@@ -588,6 +712,12 @@ impl ChannelProtocol for DisplayProtocol {
                         self.codec = ImageCodec::Glz
                     }
                     _ => {}
+                }
+                if matches!(
+                    image_compression,
+                    image_compression::OFF | image_compression::LZ | image_compression::GLZ
+                ) {
+                    self.lossy_allowed = false;
                 }
                 Ok(())
             }
@@ -766,6 +896,15 @@ fn forward_damage(channels: &DisplayChannels, rect: Rect) {
         if sent {
             p.stream_frame_queued(out);
         }
+        Ok(())
+    });
+}
+
+/// Lossy areas that settled are sent again losslessly; from the worker's
+/// timer.
+pub(crate) fn settle_lossy(channels: &DisplayChannels) {
+    channels.display_channel.for_each_protocol(|p, _| {
+        p.settle_lossy();
         Ok(())
     });
 }
