@@ -23,6 +23,17 @@ start (guint port, guint width, guint height, GError **error)
 {
   server = red_server_new ();
   g_object_set (server, "address", "127.0.0.1", "port", port, NULL);
+  /* Another image codec than auto's, by its nick ("lz", "quic"...). */
+  const char *compression = g_getenv ("REDSPICE_BENCH_IMAGE_COMPRESSION");
+  if (compression)
+    {
+      GEnumClass *klass = g_type_class_ref (RED_TYPE_IMAGE_COMPRESSION);
+      GEnumValue *value = g_enum_get_value_by_nick (klass, compression);
+      if (!value)
+        g_error ("no image compression is called %s", compression);
+      g_object_set (server, "image-compression", value->value, NULL);
+      g_type_class_unref (klass);
+    }
   display = red_server_add_display (server, width, height, error);
   if (!display)
     return FALSE;

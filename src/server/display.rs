@@ -149,6 +149,7 @@ impl Display {
             backlog: Default::default(),
             channels: DisplayChannels {
                 state: Arc::new(Mutex::new(state)),
+                encoded_bands: Default::default(),
                 display_channel: display_channel.clone(),
                 cursor_channel: cursor_channel.clone(),
             },

@@ -340,6 +340,20 @@ def test_four_clients_at_once(res):
     scripted_sequence(server, clients, seed=99)
 
 
+@time_limit(150)
+@pytest.mark.parametrize("compression", ["lz", "quic", "lz4"])
+def test_clients_share_the_bands_a_stateless_codec_coded(res, compression):
+    """Encode once: three clients of one display, exact, and bands one
+    client had coded went to the others as they were (the server's debug
+    log says so)."""
+    server = res.server(displays=[(320, 240)], image_compression=compression,
+                        env={"G_MESSAGES_DEBUG": "redspice"})
+    clients = [res.client(server, name="client%d" % i) for i in range(3)]
+    scripted_sequence(server, clients, seed=5)
+    shared = server.stderr_tail(400).count("band as another client had it coded")
+    assert shared > 0, "no band was shared%s" % server.diagnostics()
+
+
 def test_two_displays(res):
     server = res.server(displays=[(320, 240), (200, 150)])
     client = res.client(server)

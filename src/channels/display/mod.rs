@@ -11,6 +11,7 @@ declare_channel_pair! {
     protocol DisplayProtocol;
 }
 
+mod encoded_bands;
 mod lossy;
 pub mod streams;
 
@@ -51,6 +52,7 @@ use crate::protocol::image::lz4_image_payload;
 use crate::protocol::{
     Caps, ClientMessage, Clip, DisplayBase, DisplayClientMessage, Head, Image, ImageData, Point,
 };
+use encoded_bands::{Coded, Coding, EncodedBands};
 use lossy::LossyAreas;
 use streams::{ClientStreams, SharedFrames};
 
@@ -63,6 +65,8 @@ const MAX_DRAW_PIXELS: u32 = 256 * 256;
 #[derive(Clone)]
 pub(crate) struct DisplayChannels {
     pub state: Arc<Mutex<DisplayState>>,
+    /// Bands coded for one client, for the others (encode once).
+    pub encoded_bands: Arc<Mutex<EncodedBands>>,
     pub display_channel: DisplayChannel,
     pub cursor_channel: CursorChannel,
 }
@@ -98,6 +102,10 @@ pub(crate) struct DisplayProtocol {
     /// `auto` compression) and the areas that did.
     lossy_allowed: bool,
     lossy: LossyAreas,
+    /// The bands the display's clients coded last, and whether this
+    /// client shares them (it is not alone).
+    encoded_bands: Arc<Mutex<EncodedBands>>,
+    shares_bands: bool,
     /// Made on the first LZ image.
     lz: Option<Box<LzEncoder>>,
     /// libjpeg-turbo's compressor, made at the first JPEG image.
@@ -173,6 +181,7 @@ impl ImageCodec {
 impl DisplayProtocol {
     fn new(
         state: Arc<Mutex<DisplayState>>,
+        encoded_bands: Arc<Mutex<EncodedBands>>,
         channel_caps: &Caps,
         compression: ImageCompression,
         server_codecs: &[VideoCodec],
@@ -186,6 +195,8 @@ impl DisplayProtocol {
             codec: ImageCodec::choose(compression, channel_caps.has(cap::display::LZ4_COMPRESSION)),
             lossy_allowed: compression == ImageCompression::Auto,
             lossy: LossyAreas::default(),
+            encoded_bands,
+            shares_bands: false,
             lz: None,
             jpeg: None,
             glz_init: None,
@@ -356,6 +367,22 @@ impl DisplayProtocol {
             self.lossy.sent_lossless(rect);
         }
         let lossy_allowed = self.lossy_allowed && !refinement;
+        let coding = self.stateless_coding();
+        // Another client coded this band of these pixels already: its
+        // bytes, without reading the surface.
+        let earlier = coding
+            .filter(|_| self.shares_bands)
+            .and_then(|coding| lock(&self.encoded_bands).get(rect, coding));
+        if let (Some(Coded::Bytes(coding, coded)), false) = (&earlier, lossy_allowed) {
+            red_debug!(
+                "{}x{} band as another client had it coded: {} bytes",
+                rect.width,
+                rect.height,
+                coded.len()
+            );
+            out.send(&draw_copy(rect, image_data(*coding, coded)))?;
+            return Ok(true);
+        }
         let pixels = lock(&self.state).surface.read(rect);
         let Some(bytes) = pixels else {
             // Outside the surface (a resize raced it): nothing to send.
@@ -369,138 +396,194 @@ impl DisplayProtocol {
             })?;
             return Ok(true);
         }
-        let mut payload = Vec::new();
-        let lz_now =
-            self.codec == ImageCodec::Lz || (self.codec == ImageCodec::Glz && self.glz.is_none());
-        if lossy_allowed && lz_now {
+        let Some(coding) = coding else {
+            return match self.glz.clone() {
+                Some(dictionary) => self.send_glz(rect, &bytes, &dictionary, lossy_allowed, out),
+                None => {
+                    out.send(&draw_copy(rect, bitmap(rect, &bytes)))?;
+                    Ok(true)
+                }
+            };
+        };
+        let coded = match earlier {
+            Some(coded) => coded,
+            None => {
+                let coded = self.code(rect, &bytes, coding)?;
+                if self.shares_bands {
+                    lock(&self.encoded_bands).insert(rect, coding, coded.clone());
+                }
+                coded
+            }
+        };
+        if lossy_allowed && coding == Coding::Lz {
             // LZ (no GLZ window yet, or a client without GLZ): the same
-            // choice as for GLZ below.
-            let encoded = lz_encode(&mut self.lz, rect, &bytes, &mut payload);
-            let lossless_len = if encoded { payload.len() } else { bytes.len() };
+            // choice as for GLZ.
+            let lossless_len = match &coded {
+                Coded::Bytes(_, b) => b.len(),
+                Coded::Bitmap => bytes.len(),
+            };
             if let Some(jpeg) = self.jpeg_instead(rect, &bytes, lossless_len, out) {
                 out.send(&draw_copy(rect, ImageData::Jpeg(&jpeg)))?;
                 self.lossy.sent_lossy(rect, Instant::now());
                 return Ok(true);
             }
-            let data = if encoded {
-                ImageData::LzRgb(&payload)
-            } else {
-                bitmap(rect, &bytes)
-            };
-            out.send(&draw_copy(rect, data))?;
-            return Ok(true);
         }
-        let data = match self.codec {
-            ImageCodec::Lz4 => {
+        let data = match &coded {
+            Coded::Bytes(coding, b) => image_data(*coding, b),
+            Coded::Bitmap => bitmap(rect, &bytes),
+        };
+        out.send(&draw_copy(rect, data))?;
+        Ok(true)
+    }
+
+    /// The codec of this client's images when its bytes depend on the
+    /// pixels alone (and can be shared with other clients); `None` for
+    /// GLZ with a dictionary, and for bitmaps.
+    fn stateless_coding(&self) -> Option<Coding> {
+        match self.codec {
+            ImageCodec::Raw => None,
+            ImageCodec::Lz4 => Some(Coding::Lz4),
+            ImageCodec::Lz => Some(Coding::Lz),
+            // No DISPLAY_INIT (or no window) yet: LZ meanwhile.
+            ImageCodec::Glz if self.glz.is_none() => Some(Coding::Lz),
+            ImageCodec::Glz => None,
+            // Every client decodes QUIC: there is no capability for it.
+            ImageCodec::Quic => Some(Coding::Quic),
+            ImageCodec::Jpeg => Some(Coding::Jpeg(FAST_LINK_QUALITY)),
+        }
+    }
+
+    /// Codes a band with a stateless codec; a bitmap where the codec does
+    /// not shrink it.
+    fn code(&mut self, rect: Rect, bytes: &[u8], coding: Coding) -> Result<Coded> {
+        let mut payload = Vec::new();
+        let coded = |coding, payload: Vec<u8>| Coded::Bytes(coding, Arc::new(payload));
+        Ok(match coding {
+            Coding::Lz4 => {
                 // 24-bit rows: the unused fourth byte would cost a quarter
                 // of the bytes on content LZ4 cannot shrink (gradients,
                 // photos).
                 let block = lz4_flex::block::compress(&pack_bgr24(bytes));
-                payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
+                let payload = lz4_image_payload(true, bitmap_fmt::BIT24, &[&block])
                     .map_err(|e| ConnectionError::Encoder(e.to_string()))?;
-                ImageData::Lz4(&payload)
+                coded(coding, payload)
             }
-            ImageCodec::Glz => match self.glz.clone() {
-                Some(dictionary) => {
-                    // Held until the image is queued: ids must reach the
-                    // client in the order the dictionary gave them, with
-                    // none missing (see `codecs::glz`).
-                    let mut dictionary = lock(&dictionary);
-                    match dictionary.encode(&rgb32(rect, &bytes), &mut payload) {
-                        Ok(id) if payload.len() < bytes.len() => {
-                            if lossy_allowed {
-                                if let Some(jpeg) =
-                                    self.jpeg_instead(rect, &bytes, payload.len(), out)
-                                {
-                                    // The image leaves the dictionary unsent.
-                                    dictionary.forget(id);
-                                    out.send(&draw_copy(rect, ImageData::Jpeg(&jpeg)))?;
-                                    self.lossy.sent_lossy(rect, Instant::now());
-                                    return Ok(true);
-                                }
-                            }
-                            let wrapped = if lossy::wraps_glz(&out.link) {
-                                zlib::wrap(&payload, zlib::DEFAULT_LEVEL).ok().flatten()
-                            } else {
-                                None
-                            };
-                            let data = match &wrapped {
-                                Some(data) => {
-                                    red_debug!(
-                                        "GLZ image wrapped in zlib: {} bytes instead of {}",
-                                        data.len(),
-                                        payload.len()
-                                    );
-                                    ImageData::ZlibGlzRgb {
-                                        // Below the bitmap's size, so within u32.
-                                        glz_data_size: payload.len() as u32,
-                                        data,
-                                    }
-                                }
-                                None => ImageData::GlzRgb(&payload),
-                            };
-                            let sent = out.send(&draw_copy(rect, data));
-                            if sent.is_err() {
-                                dictionary.forget(id);
-                            }
-                            sent?;
-                            return Ok(true);
-                        }
-                        Ok(id) => {
-                            // Noise: the bitmap is smaller, and the image
-                            // leaves the dictionary unsent.
-                            dictionary.forget(id);
-                            bitmap(rect, &bytes)
-                        }
-                        // Larger than the window: LZ.
-                        Err(_) => lz_image(&mut self.lz, rect, &bytes, &mut payload),
-                    }
+            Coding::Lz => {
+                if lz_encode(&mut self.lz, rect, bytes, &mut payload) {
+                    coded(coding, payload)
+                } else {
+                    Coded::Bitmap
                 }
-                // No DISPLAY_INIT (or no window) yet: LZ meanwhile.
-                None => lz_image(&mut self.lz, rect, &bytes, &mut payload),
-            },
-            ImageCodec::Lz => lz_image(&mut self.lz, rect, &bytes, &mut payload),
-            ImageCodec::Quic => {
+            }
+            Coding::Quic => {
                 let stride = rect.width as usize * 4;
                 match quic::encode(
                     quic::ImageType::Rgb32,
                     rect.width,
                     rect.height,
                     stride,
-                    &bytes,
+                    bytes,
                 ) {
                     // As spice-server does: a stream larger than the pixels
                     // is not worth decoding. An error (none can happen for
                     // a band of the surface) also means the bitmap, as for
                     // LZ: the band has left the pending region.
-                    Ok(encoded) if encoded.len() < bytes.len() => {
-                        payload = encoded;
-                        ImageData::Quic(&payload)
-                    }
-                    _ => bitmap(rect, &bytes),
+                    Ok(encoded) if encoded.len() < bytes.len() => coded(coding, encoded),
+                    _ => Coded::Bitmap,
                 }
             }
-            ImageCodec::Jpeg => {
+            Coding::Jpeg(quality) => {
                 if self.jpeg.is_none() {
                     self.jpeg = JpegEncoder::new().ok().map(Box::new);
                 }
                 let encoded = self.jpeg.as_mut().is_some_and(|encoder| {
                     encoder
-                        .encode(&rgb32(rect, &bytes), FAST_LINK_QUALITY, &mut payload)
+                        .encode(&rgb32(rect, bytes), quality, &mut payload)
                         .is_ok()
                 });
                 if encoded && payload.len() < bytes.len() {
-                    ImageData::Jpeg(&payload)
+                    coded(coding, payload)
                 } else {
                     // libjpeg-turbo failing (out of memory), or a band JPEG
                     // does not shrink (a few pixels): lossless instead.
-                    payload.clear();
-                    lz_image(&mut self.lz, rect, &bytes, &mut payload)
+                    self.code(rect, bytes, Coding::Lz)?
                 }
             }
-            ImageCodec::Raw => bitmap(rect, &bytes),
+        })
+    }
+
+    /// Sends a band in GLZ (zlib-wrapped on a slow link, JPEG instead
+    /// when lossy is allowed and it pays; see `lossy`).
+    fn send_glz(
+        &mut self,
+        rect: Rect,
+        bytes: &[u8],
+        dictionary: &Mutex<GlzDictionary>,
+        lossy_allowed: bool,
+        out: &mut Outbox,
+    ) -> Result<bool> {
+        let mut payload = Vec::new();
+        // Held until the image is queued: ids must reach the client in the
+        // order the dictionary gave them, with none missing (see
+        // `codecs::glz`).
+        let mut dictionary = lock(dictionary);
+        let id = match dictionary.encode(&rgb32(rect, bytes), &mut payload) {
+            Ok(id) if payload.len() < bytes.len() => id,
+            Ok(id) => {
+                // Noise: the bitmap is smaller, and the image leaves the
+                // dictionary unsent.
+                dictionary.forget(id);
+                out.send(&draw_copy(rect, bitmap(rect, bytes)))?;
+                return Ok(true);
+            }
+            Err(_) => {
+                // Larger than the window: LZ.
+                drop(dictionary);
+                let data = match self.code(rect, bytes, Coding::Lz)? {
+                    Coded::Bytes(coding, b) => {
+                        out.send(&draw_copy(rect, image_data(coding, &b)))?;
+                        return Ok(true);
+                    }
+                    Coded::Bitmap => bitmap(rect, bytes),
+                };
+                out.send(&draw_copy(rect, data))?;
+                return Ok(true);
+            }
         };
-        out.send(&draw_copy(rect, data))?;
+        if lossy_allowed {
+            if let Some(jpeg) = self.jpeg_instead(rect, bytes, payload.len(), out) {
+                // The image leaves the dictionary unsent.
+                dictionary.forget(id);
+                out.send(&draw_copy(rect, ImageData::Jpeg(&jpeg)))?;
+                self.lossy.sent_lossy(rect, Instant::now());
+                return Ok(true);
+            }
+        }
+        let wrapped = if lossy::wraps_glz(&out.link) {
+            zlib::wrap(&payload, zlib::DEFAULT_LEVEL).ok().flatten()
+        } else {
+            None
+        };
+        let data = match &wrapped {
+            Some(data) => {
+                red_debug!(
+                    "GLZ image wrapped in zlib: {} bytes instead of {}",
+                    data.len(),
+                    payload.len()
+                );
+                ImageData::ZlibGlzRgb {
+                    // Below the bitmap's size, so within u32.
+                    glz_data_size: payload.len() as u32,
+                    data,
+                }
+            }
+            None => ImageData::GlzRgb(&payload),
+        };
+        let sent = out.send(&draw_copy(rect, data));
+        if sent.is_err() {
+            dictionary.forget(id);
+        }
+        sent?;
         Ok(true)
     }
 
@@ -601,16 +684,13 @@ fn rgb32(rect: Rect, bytes: &[u8]) -> Pixels<'_> {
 /// An LZ image of a band into `payload`, or the bitmap where LZ does not
 /// shrink it, as spice-server does (an error cannot happen for a band of
 /// the surface, but would also mean a bitmap).
-fn lz_image<'a>(
-    encoder: &mut Option<Box<LzEncoder>>,
-    rect: Rect,
-    bytes: &'a [u8],
-    payload: &'a mut Vec<u8>,
-) -> ImageData<'a> {
-    if lz_encode(encoder, rect, bytes, payload) {
-        ImageData::LzRgb(payload)
-    } else {
-        bitmap(rect, bytes)
+/// The image of a band a stateless codec coded.
+fn image_data(coding: Coding, bytes: &[u8]) -> ImageData<'_> {
+    match coding {
+        Coding::Lz4 => ImageData::Lz4(bytes),
+        Coding::Lz => ImageData::LzRgb(bytes),
+        Coding::Quic => ImageData::Quic(bytes),
+        Coding::Jpeg(_) => ImageData::Jpeg(bytes),
     }
 }
 
@@ -637,14 +717,12 @@ fn bitmap(rect: Rect, pixels: &[u8]) -> ImageData<'_> {
 }
 
 /// x8r8g8b8 pixels (B, G, R, X bytes) as packed 24-bit ones (B, G, R), the
-/// layout of SPICE's 24BIT bitmaps; in place, as this runs for every band.
-fn pack_bgr24(mut bytes: Vec<u8>) -> Vec<u8> {
-    let pixels = bytes.len() / 4;
-    for i in 0..pixels {
-        bytes.copy_within(i * 4..i * 4 + 3, i * 3);
-    }
-    bytes.truncate(pixels * 3);
+/// layout of SPICE's 24BIT bitmaps.
+fn pack_bgr24(bytes: &[u8]) -> Vec<u8> {
     bytes
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect()
 }
 
 /// The colour (0xRRGGBB) of a block of x8r8g8b8 pixels of one colour.
@@ -773,6 +851,8 @@ impl ChannelProtocol for DisplayProtocol {
                 self.glz = Some(client.shared(id, || Mutex::new(GlzDictionary::new(window))));
             }
         }
+        // Bands are kept for other clients only when there are some.
+        self.shares_bands = rcc.channel().is_some_and(|c| c.clients().len() > 1);
         while out.has_room() {
             match self.send_next(out) {
                 Ok(true) => {}
@@ -802,6 +882,7 @@ impl ChannelProtocol for DisplayProtocol {
 /// worker thread.
 pub(crate) fn forward(channels: &DisplayChannels, effect: &Effect) {
     let clients = &channels.display_channel;
+    bands_changed(channels, effect);
     match effect {
         Effect::None => {}
         Effect::Cursor => cursor::forward(&channels.cursor_channel),
@@ -851,6 +932,22 @@ pub(crate) fn forward(channels: &DisplayChannels, effect: &Effect) {
             clients.for_each_protocol(|p, out| p.apply(effect, out));
         }
         Effect::StreamsEnded(_) => clients.for_each_protocol(|p, out| p.apply(effect, out)),
+    }
+}
+
+/// Drops the coded bands `effect` draws over.
+fn bands_changed(channels: &DisplayChannels, effect: &Effect) {
+    let mut bands = lock(&channels.encoded_bands);
+    match effect {
+        Effect::Damage(rect) | Effect::CopyBits { dest: rect, .. } => bands.changed(*rect),
+        Effect::Moved { dest, damage, .. } => {
+            bands.changed(*dest);
+            for rect in damage {
+                bands.changed(*rect);
+            }
+        }
+        Effect::Resized { .. } => bands.clear(),
+        Effect::StreamsEnded(_) | Effect::Cursor | Effect::None => {}
     }
 }
 
@@ -944,6 +1041,7 @@ pub(crate) fn connect(channels: &DisplayChannels, linked: LinkedChannel) {
             new_channel_client(channels.display_channel.upcast_ref(), &client);
         let protocol = DisplayProtocol::new(
             channels.state.clone(),
+            channels.encoded_bands.clone(),
             &channel_caps,
             image_compression,
             &video_codecs,
@@ -989,8 +1087,8 @@ mod tests {
     #[test]
     fn pack_bgr24_drops_the_fourth_byte() {
         let px = [1, 2, 3, 0xff, 4, 5, 6, 0, 7, 8, 9, 0x80];
-        assert_eq!(pack_bgr24(px.to_vec()), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
-        assert!(pack_bgr24(Vec::new()).is_empty());
+        assert_eq!(pack_bgr24(&px), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert!(pack_bgr24(&[]).is_empty());
     }
 
     #[test]

@@ -1,0 +1,149 @@
+//! Encode once: a band coded by a codec without per-client state (LZ,
+//! LZ4, QUIC, JPEG at the fixed quality of `image-compression=jpeg`) is
+//! the same bytes for every client that sends that band of the same
+//! pixels. A display's clients share the bands coded last; a band is
+//! dropped as soon as anything draws over its area, so a hit always has
+//! the surface's current pixels. GLZ, whose dictionary is per client, and
+//! the link-chosen JPEG of a slow client are coded per client.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::intersection;
+use crate::display::surface::Rect;
+
+/// Coded bytes kept for the display's clients: a few frames of updates.
+const MAX_BYTES: usize = 16 << 20;
+/// Bands kept: each lookup and each change looks at all of them.
+const MAX_BANDS: usize = 256;
+
+/// A codec whose output depends only on the pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coding {
+    Lz4,
+    Lz,
+    Quic,
+    Jpeg(u8),
+}
+
+/// What a band coded to.
+#[derive(Clone, Debug)]
+pub enum Coded {
+    /// The bytes of the codec that coded it (LZ where JPEG would not
+    /// shrink a band).
+    Bytes(Coding, Arc<Vec<u8>>),
+    /// The codec would not shrink the band: it goes as a bitmap.
+    Bitmap,
+}
+
+/// The bands coded last for a display's clients.
+#[derive(Default)]
+pub struct EncodedBands {
+    /// Oldest first.
+    bands: VecDeque<(Rect, Coding, Coded)>,
+    bytes: usize,
+}
+
+fn size_of(coded: &Coded) -> usize {
+    match coded {
+        Coded::Bytes(_, bytes) => bytes.len(),
+        Coded::Bitmap => 0,
+    }
+}
+
+impl EncodedBands {
+    /// The band `rect` as `coding` coded it, if a client had it coded
+    /// since the area last changed.
+    pub fn get(&mut self, rect: Rect, coding: Coding) -> Option<Coded> {
+        self.bands
+            .iter()
+            .find(|(r, c, _)| *r == rect && *c == coding)
+            .map(|(_, _, coded)| coded.clone())
+    }
+
+    /// Keeps `coded`, the band `rect` as `coding` coded it from the
+    /// surface's current pixels.
+    pub fn insert(&mut self, rect: Rect, coding: Coding, coded: Coded) {
+        self.bytes += size_of(&coded);
+        self.bands.push_back((rect, coding, coded));
+        while self.bands.len() > MAX_BANDS || self.bytes > MAX_BYTES {
+            let Some((_, _, old)) = self.bands.pop_front() else {
+                break;
+            };
+            self.bytes -= size_of(&old);
+        }
+    }
+
+    /// `rect` of the surface changed: the bands over it are stale.
+    pub fn changed(&mut self, rect: Rect) {
+        if self.bands.is_empty() {
+            return;
+        }
+        let mut freed = 0;
+        self.bands.retain(|(r, _, coded)| {
+            let stale = intersection(*r, rect).is_some();
+            if stale {
+                freed += size_of(coded);
+            }
+            !stale
+        });
+        self.bytes -= freed;
+    }
+
+    /// Forgets every band (a new surface).
+    pub fn clear(&mut self) {
+        self.bands.clear();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(n: usize) -> Coded {
+        Coded::Bytes(Coding::Lz, Arc::new(vec![7; n]))
+    }
+
+    #[test]
+    fn a_band_is_shared_until_its_area_changes() {
+        let mut bands = EncodedBands::default();
+        let band = Rect::new(0, 0, 256, 16);
+        bands.insert(band, Coding::Lz, bytes(100));
+        assert!(matches!(bands.get(band, Coding::Lz), Some(Coded::Bytes(_, b)) if b.len() == 100));
+        // Another codec, or another rectangle, is another band.
+        assert!(bands.get(band, Coding::Quic).is_none());
+        assert!(bands.get(Rect::new(0, 0, 256, 15), Coding::Lz).is_none());
+        // A change elsewhere keeps it; one pixel over it drops it.
+        bands.changed(Rect::new(0, 16, 256, 16));
+        assert!(bands.get(band, Coding::Lz).is_some());
+        bands.changed(Rect::new(255, 15, 1, 1));
+        assert!(bands.get(band, Coding::Lz).is_none());
+        assert_eq!(bands.bytes, 0);
+    }
+
+    #[test]
+    fn the_oldest_bands_go_beyond_the_limits() {
+        let mut bands = EncodedBands::default();
+        for i in 0..MAX_BANDS as i32 + 10 {
+            bands.insert(Rect::new(0, i, 10, 1), Coding::Lz4, Coded::Bitmap);
+        }
+        assert_eq!(bands.bands.len(), MAX_BANDS);
+        assert!(bands.get(Rect::new(0, 0, 10, 1), Coding::Lz4).is_none());
+        assert!(bands.get(Rect::new(0, 10, 10, 1), Coding::Lz4).is_some());
+        bands.clear();
+        bands.insert(
+            Rect::new(0, 0, 1, 1),
+            Coding::Jpeg(95),
+            bytes(MAX_BYTES / 2),
+        );
+        bands.insert(
+            Rect::new(0, 1, 1, 1),
+            Coding::Jpeg(95),
+            bytes(MAX_BYTES / 2),
+        );
+        bands.insert(Rect::new(0, 2, 1, 1), Coding::Jpeg(95), bytes(1));
+        assert!(bands.get(Rect::new(0, 0, 1, 1), Coding::Jpeg(95)).is_none());
+        assert_eq!(bands.bytes, MAX_BYTES / 2 + 1);
+    }
+}
