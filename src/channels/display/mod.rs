@@ -24,7 +24,7 @@ use crate::base::dispatcher::Dispatcher;
 use crate::base::enums::ImageCompression;
 use crate::base::sync::lock;
 use crate::channels::cursor::{self, CursorChannel, CursorChannelClient, CursorProtocol};
-use crate::display::codecs::glz::GlzDictionary;
+use crate::display::codecs::glz::{GlzDictionary, WindowPays};
 use crate::display::codecs::jpeg::{JpegEncoder, FAST_LINK_QUALITY};
 use crate::display::codecs::lz::LzEncoder;
 use crate::display::codecs::{quic, zlib, ImageType, Pixels};
@@ -115,6 +115,9 @@ pub(crate) struct DisplayProtocol {
     /// The client's GLZ dictionary, shared with its other display
     /// channels (on other worker threads), once GLZ is in use.
     glz: Option<Arc<Mutex<GlzDictionary>>>,
+    /// Whether GLZ's dictionary pays on what this client is sent, or LZ
+    /// does better for now.
+    window_pays: WindowPays,
     monitors_config: bool,
     /// The playout delay this client's stream frames need.
     playout: PlayoutEstimator,
@@ -201,6 +204,7 @@ impl DisplayProtocol {
             jpeg: None,
             glz_init: None,
             glz: None,
+            window_pays: WindowPays::default(),
             monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
             playout: PlayoutEstimator::default(),
             playout_to_main: None,
@@ -438,14 +442,16 @@ impl DisplayProtocol {
 
     /// The codec of this client's images when its bytes depend on the
     /// pixels alone (and can be shared with other clients); `None` for
-    /// GLZ with a dictionary, and for bitmaps.
-    fn stateless_coding(&self) -> Option<Coding> {
+    /// GLZ while its dictionary pays, and for bitmaps.
+    fn stateless_coding(&mut self) -> Option<Coding> {
         match self.codec {
             ImageCodec::Raw => None,
             ImageCodec::Lz4 => Some(Coding::Lz4),
             ImageCodec::Lz => Some(Coding::Lz),
             // No DISPLAY_INIT (or no window) yet: LZ meanwhile.
             ImageCodec::Glz if self.glz.is_none() => Some(Coding::Lz),
+            // The dictionary does not pay for now: LZ.
+            ImageCodec::Glz if !self.window_pays.use_glz() => Some(Coding::Lz),
             ImageCodec::Glz => None,
             // Every client decodes QUIC: there is no capability for it.
             ImageCodec::Quic => Some(Coding::Quic),
@@ -550,6 +556,11 @@ impl DisplayProtocol {
                 return Ok(true);
             }
         };
+        // The first screen has nothing to copy from: it says nothing of
+        // whether the dictionary pays.
+        if !self.mark_due {
+            self.window_pays.coded(dictionary.last_copies());
+        }
         if lossy_allowed {
             if let Some(jpeg) = self.jpeg_instead(rect, bytes, payload.len(), out) {
                 // The image leaves the dictionary unsent.
