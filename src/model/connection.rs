@@ -370,6 +370,7 @@ impl ChannelIo {
         self.out.link.sample(
             u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000,
             queued,
+            self.out.queued_bytes,
         );
     }
 
