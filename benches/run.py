@@ -18,6 +18,8 @@ runs:
   p50/p95 ms  from the application's first request of a frame to the client
               showing that frame's number (a display-invalidate whose pixels
               carry it); both sides read CLOCK_MONOTONIC
+  max ms      the same for the frame that took longest: the oldest picture
+              the client showed
   RSS/client  server resident memory with the client connected, after the
               run, minus before any client connected (MiB)
 
@@ -251,6 +253,7 @@ def client_figures(result, done, link):
         "client_ms_frame": result["cpu_s"] * 1000.0 / n if n else float("nan"),
         "lat_p50": percentile(latencies, 50),
         "lat_p95": percentile(latencies, 95),
+        "lat_max": max(latencies) if latencies else float("nan"),
         "bad_stamps": result["bad_stamps"],
     }
 
@@ -334,6 +337,7 @@ COLUMNS = [
     ("client_ms_frame", "cli ms/f", "%.2f"),
     ("lat_p50", "p50 ms", "%.1f"),
     ("lat_p95", "p95 ms", "%.1f"),
+    ("lat_max", "max ms", "%.1f"),
     ("rss_client_mib", "RSS/client MiB", "%.1f"),
 ]
 
@@ -344,6 +348,7 @@ CLIENTS_COLUMNS = [
     ("fps", "fps min / med / max", "%.1f", "spread"),
     ("lat_p50", "p50 ms min / med / max", "%.1f", "spread"),
     ("lat_p95", "p95 ms min / med / max", "%.1f", "spread"),
+    ("lat_max", "max ms min / med / max", "%.1f", "spread"),
     ("kib_frame", "KiB/frame med", "%.1f", "median"),
     ("client_ms_frame", "cli ms/f med", "%.2f", "median"),
     ("made_fps", "made/s", "%.1f", "server"),
@@ -408,12 +413,12 @@ def table_rows(table):
             if not isinstance(r, dict):
                 rows.append([workload, server, "failed: %s" % r] + [""] * (width - 3))
             elif table["clients"] == 1:
-                rows.append([workload, server] + [cell(fmt, r[key]) for key, _, fmt in COLUMNS])
+                rows.append([workload, server] + [cell(fmt, r.get(key)) for key, _, fmt in COLUMNS])
             else:
                 rows.append([workload, server] + clients_cells(r))
         a, b = per.get("redspice"), per.get("libspice-server")
         if table["clients"] == 1 and isinstance(a, dict) and isinstance(b, dict):
-            rows.append([workload, "ratio"] + [ratio(a[key], b[key]) for key, _, _ in COLUMNS])
+            rows.append([workload, "ratio"] + [ratio(a.get(key), b.get(key)) for key, _, _ in COLUMNS])
     return rows
 
 
@@ -595,8 +600,9 @@ def split_list(values):
 def case_summary(r, n_clients):
     """The progress line's figures for a case just run."""
     if n_clients == 1:
-        return "%d of %d frames shown, %.1f fps, p50 %s ms" % (
-            r["frames_shown"], r["frames_made"], r["fps"], cell("%.1f", r["lat_p50"]))
+        return "%d of %d frames shown, %.1f fps, p50 %s ms, max %s ms" % (
+            r["frames_shown"], r["frames_made"], r["fps"], cell("%.1f", r["lat_p50"]),
+            cell("%.1f", r.get("lat_max")))
     fps = sorted(c["fps"] for c in r["clients"])
     p50 = sorted(c["lat_p50"] for c in r["clients"] if not is_missing(c["lat_p50"]))
     return "%d frames made; over %d clients fps %.1f to %.1f, p50 %s ms" % (

@@ -245,13 +245,7 @@ fn frame_sizes_reading_at(rate: Option<f64>, frames: usize) -> Vec<usize> {
     sizes
 }
 
-// Flaky, also as merged (3f75c42: 1 failure in 3 runs): in some runs the
-// link estimate of this 100 KB/s reader behind a 16 KiB window never drops
-// within 160 frames, so the cap never applies. Run it with --ignored until
-// the estimator is fixed (see the session notes); test_slow_link.py and
-// the unit tests of model::link cover the estimate meanwhile.
 #[test]
-#[ignore = "flaky: the link estimate of this reader does not always settle"]
 fn a_slow_link_lowers_the_bitrate() {
     let average = |s: &[usize]| s.iter().sum::<usize>() / s.len();
     // Long enough for the link estimate to settle on a loaded machine

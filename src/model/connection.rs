@@ -370,6 +370,7 @@ impl ChannelIo {
         self.out.link.sample(
             u64::try_from(glib::monotonic_time()).unwrap_or(0) * 1000,
             queued,
+            self.out.queued_bytes,
         );
     }
 
@@ -597,7 +598,8 @@ fn pump(io: &mut ChannelIo, rcc: &ChannelClient) -> Result {
 fn pump_queue(io: &mut ChannelIo, rcc: &ChannelClient) -> Result {
     loop {
         let before = io.out.serial;
-        if io.out.has_room() {
+        let refilled = io.out.has_room();
+        if refilled {
             io.protocol.refill(rcc, &mut io.out);
         }
         let drained = io.flush()?;
@@ -616,7 +618,11 @@ fn pump_queue(io: &mut ChannelIo, rcc: &ChannelClient) -> Result {
             }
             return Ok(());
         }
-        if io.out.serial == before {
+        // Room that the flush's fresh look at the kernel's queue found (a
+        // drain timer's wakeup) is filled now: otherwise producers would
+        // wait for the next damage, and what is pending (the first
+        // screen's MARK, image bands) would wait with them.
+        if refilled && io.out.serial == before {
             return Ok(());
         }
     }

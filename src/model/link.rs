@@ -24,8 +24,17 @@ const QUEUE_FRAMES: u32 = 2;
 /// A drain measurement spans at least this long: shorter ones are mostly
 /// the kernel's timer granularity.
 const MIN_SPAN_NS: u64 = 20_000_000;
-/// Weight of a new bandwidth measurement in the average.
-const BANDWIDTH_GAIN: f64 = 0.25;
+/// Time constant of the bandwidth average (s): each measurement weighs
+/// by the time it spans, so stretches in which the peer read nothing (a
+/// small receive window drains in bursts) count as much as the bursts.
+const BANDWIDTH_TIME_CONSTANT_S: f64 = 0.25;
+/// A busy period this long whose average is under half the estimate
+/// replaces it at once (an estimate that probed up, or a link that got
+/// slower).
+const RESET_SPAN_NS: u64 = 300_000_000;
+/// The lowest estimate (bytes/s): a peer that read nothing for a while
+/// still has a link.
+const MIN_BANDWIDTH: f64 = 1000.0;
 /// Weight of a new round trip in the average.
 const RTT_GAIN: f64 = 0.25;
 /// Bytes sent for this long without the queue staying busy long enough to
@@ -44,6 +53,11 @@ struct Sample {
     /// Bytes the kernel no longer holds: written minus still queued.
     delivered: u64,
     queued: usize,
+    /// Producers were held: what was queued, ours and the kernel's, had
+    /// reached the bound. Only then does a slow drain say the link (or
+    /// the peer) is slow; otherwise the peer may simply not have
+    /// acknowledged yet (delayed ACKs) what little there was.
+    held: bool,
 }
 
 /// One channel client's link: bandwidth, round trip, and what follows.
@@ -52,8 +66,13 @@ pub struct LinkEstimator {
     /// Bytes handed to the kernel so far.
     written: u64,
     last: Option<Sample>,
-    /// Where the current busy period (queue never seen empty) began.
-    busy_start: Option<(u64, u64)>,
+    /// Where the current measurement of a busy period (queue never seen
+    /// empty) began: time, bytes delivered, and whether producers were
+    /// held at some look since.
+    busy_start: Option<(u64, u64, bool)>,
+    /// Where the whole busy period began, and whether producers were held
+    /// in every measurement since.
+    busy_period: Option<(u64, u64, bool)>,
     /// When the estimate was last measured (or probed up), and the bytes
     /// written then.
     measured_at: Option<(u64, u64)>,
@@ -70,38 +89,68 @@ impl LinkEstimator {
     }
 
     /// The kernel holds `queued` of the bytes written (not yet
-    /// acknowledged by the peer) at `now_ns`. A stretch of time during
-    /// which the queue was never seen empty measures the link: it drained
-    /// as fast as the link carries. A stretch at whose end the queue was
-    /// empty only says the link is at least that fast. True when the
-    /// bandwidth estimate changed.
-    pub fn sample(&mut self, now_ns: u64, queued: usize) -> bool {
+    /// acknowledged by the peer) at `now_ns`, and `ours` wait before it. A
+    /// stretch of time during which the queue was never seen empty
+    /// measures the link: it drained as fast as the link carries. With
+    /// producers held (the bound reached) that is so also when nothing
+    /// drained for a while (a small receive window drains in bursts, and
+    /// leaving those stretches out would count only the bursts). A
+    /// stretch at whose end the queue was empty only says the link is at
+    /// least that fast. True when the bandwidth estimate changed.
+    pub fn sample(&mut self, now_ns: u64, queued: usize, ours: usize) -> bool {
         let delivered = self.written.saturating_sub(queued as u64);
         let now = Sample {
             t_ns: now_ns,
             delivered,
             queued,
+            held: queued + ours >= self.queue_bound(),
         };
         let mut changed = false;
         match self.last {
             Some(prev) if prev.queued > 0 => {
-                let (t0, d0) = *self.busy_start.get_or_insert((prev.t_ns, prev.delivered));
+                let start = self
+                    .busy_start
+                    .get_or_insert((prev.t_ns, prev.delivered, false));
+                start.2 |= prev.held;
+                let (t0, d0, held) = *start;
+                let (p0, pd0, period_held) =
+                    *self
+                        .busy_period
+                        .get_or_insert((prev.t_ns, prev.delivered, true));
                 let span = now_ns.saturating_sub(t0);
                 if span >= MIN_SPAN_NS {
                     let rate = delivered.saturating_sub(d0) as f64 * 1e9 / span as f64;
-                    if queued > 0 {
-                        changed = self.measured(rate);
+                    let raises = self.bandwidth.is_none_or(|b| rate > b);
+                    // Nothing drained while producers were not held: the
+                    // peer may not have acknowledged yet (delayed ACKs);
+                    // the stretch goes on until something drains, and
+                    // counts then with its time.
+                    if queued > 0 && (held || rate > 0.0) {
+                        self.busy_start = Some((now_ns, delivered, false));
+                        changed = self.measured(rate, span);
                         self.measured_at = Some((now_ns, self.written));
-                        self.busy_start = Some((now_ns, delivered));
-                    } else if self.bandwidth.is_none_or(|b| rate > b) {
-                        changed = self.measured(rate);
+                        let period = now_ns.saturating_sub(p0);
+                        if held && period_held && period >= RESET_SPAN_NS {
+                            let average =
+                                delivered.saturating_sub(pd0) as f64 * 1e9 / period as f64;
+                            changed |= self.far_below(average);
+                        }
+                    } else if raises {
+                        changed = self.measured(rate, span);
+                    }
+                    if let Some(period) = &mut self.busy_period {
+                        period.2 &= held;
                     }
                 }
                 if queued == 0 {
                     self.busy_start = None;
+                    self.busy_period = None;
                 }
             }
-            _ => self.busy_start = None,
+            _ => {
+                self.busy_start = None;
+                self.busy_period = None;
+            }
         }
         self.last = Some(now);
         changed | self.probe(now_ns)
@@ -120,16 +169,31 @@ impl LinkEstimator {
         true
     }
 
-    fn measured(&mut self, rate: f64) -> bool {
-        if rate <= 0.0 {
-            return false;
-        }
-        self.bandwidth = Some(match self.bandwidth {
-            // Far below the estimate (one that probed up): at once.
-            Some(b) if rate >= b / 2.0 => b + BANDWIDTH_GAIN * (rate - b),
-            _ => rate,
-        });
+    /// The link carried `rate` for `span_ns`: the average moves toward
+    /// it by the time it spans. The first measurement is taken as it is,
+    /// once something drained.
+    fn measured(&mut self, rate: f64, span_ns: u64) -> bool {
+        self.bandwidth = match self.bandwidth {
+            None if rate <= 0.0 => return false,
+            None => Some(rate.max(MIN_BANDWIDTH)),
+            Some(b) => {
+                let gain = 1.0 - (-(span_ns as f64) / 1e9 / BANDWIDTH_TIME_CONSTANT_S).exp();
+                Some((b + gain * (rate - b)).max(MIN_BANDWIDTH))
+            }
+        };
         true
+    }
+
+    /// A whole busy period drained at `average`: far below the estimate
+    /// (one that probed up), it replaces it at once.
+    fn far_below(&mut self, average: f64) -> bool {
+        match self.bandwidth {
+            Some(b) if average < b / 2.0 => {
+                self.bandwidth = Some(average.max(MIN_BANDWIDTH));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A PING came back after `rtt`; `queued_ahead` bytes were queued
@@ -407,7 +471,7 @@ mod tests {
         let mut max_queued_at_the_end = 0;
         let tick = 3 * MS;
         while link.t_ns < seconds * 1_000_000_000 {
-            est.sample(link.t_ns, link.queued.ceil() as usize);
+            est.sample(link.t_ns, link.queued.ceil() as usize, 0);
             let bound = est.queue_bound();
             let room = bound.saturating_sub(link.queued.ceil() as usize);
             let n = producer(link.t_ns).min(room);
@@ -415,7 +479,7 @@ mod tests {
                 est.wrote(n);
                 link.queued += n as f64;
             }
-            est.sample(link.t_ns, link.queued.ceil() as usize);
+            est.sample(link.t_ns, link.queued.ceil() as usize, 0);
             if link.t_ns > seconds * 750_000_000 {
                 max_queued_at_the_end = max_queued_at_the_end.max(link.queued as usize);
             }
@@ -460,6 +524,35 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_behind_a_small_window_is_measured_at_its_pace() {
+        // A peer that reads 7 KB every 70 ms (100 KB/s) through a small
+        // receive window: the queue drains in steps, most looks at it see
+        // nothing drained. Those count too.
+        let mut est = LinkEstimator::default();
+        let (mut queued, mut t, mut next_read) = (0usize, 0u64, 0u64);
+        let tick = 3 * MS;
+        while t < 20_000 * MS {
+            if t >= next_read {
+                queued = queued.saturating_sub(7_000);
+                next_read += 70 * MS;
+            }
+            est.sample(t, queued, 0);
+            let room = est.queue_bound().saturating_sub(queued);
+            if t % (33 * MS) < tick && room > 0 {
+                est.wrote(room);
+                queued += room;
+            }
+            est.sample(t, queued, 0);
+            t += tick;
+        }
+        assert!(
+            within(est.bandwidth_bps(), 800e3, 0.25),
+            "measured {} bit/s",
+            est.bandwidth_bps()
+        );
+    }
+
+    #[test]
     fn an_idle_or_unmeasured_link_keeps_the_ceiling() {
         let mut est = LinkEstimator::default();
         assert_eq!(est.queue_bound(), MAX_QUEUE_BYTES);
@@ -470,7 +563,7 @@ mod tests {
         // Writes the kernel takes at once (loopback): nothing measured.
         for i in 0..100 {
             est.wrote(10_000);
-            est.sample(i * MS, 0);
+            est.sample(i * MS, 0, 0);
         }
         assert_eq!(est.queue_bound(), MAX_QUEUE_BYTES);
         assert_eq!(est.bandwidth_bps(), 0);
@@ -525,7 +618,7 @@ mod tests {
         for _ in 0..100 {
             t += 50 * MS;
             est.wrote(10_000);
-            est.sample(t, 0);
+            est.sample(t, 0, 0);
         }
         assert!(
             est.bandwidth_bps() >= 8 * 4_000_000,
@@ -533,9 +626,9 @@ mod tests {
             est.bandwidth_bps()
         );
         // Idle (nothing written since it last probed): it stays.
-        est.sample(t + 3_000 * MS, 0);
+        est.sample(t + 3_000 * MS, 0, 0);
         let idle = est.bandwidth_bps();
-        est.sample(t + 10_000 * MS, 0);
+        est.sample(t + 10_000 * MS, 0, 0);
         assert_eq!(est.bandwidth_bps(), idle);
         // A busy link measures far below: taken at once.
         let (slow, _) = run(1e6, 10, |_| usize::MAX);

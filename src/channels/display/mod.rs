@@ -866,6 +866,14 @@ impl ChannelProtocol for DisplayProtocol {
         self.shares_bands = rcc.channel().is_some_and(|c| c.clients().len() > 1);
         while out.has_room() {
             match self.send_next(out) {
+                // The first screen went out whole: its MARK follows at
+                // once, and what was drawn since goes in bands (on a slow
+                // link the first screen takes seconds to drain; each whole
+                // image after it would take as long).
+                Ok(true) if self.mark_due => {
+                    self.mark_due = false;
+                    let _ = out.send(&Mark);
+                }
                 Ok(true) => {}
                 Ok(false) => {
                     if self.mark_due {
