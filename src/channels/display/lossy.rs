@@ -217,7 +217,7 @@ mod tests {
         link.wrote(10 * per_100ms as usize + 1_000_000);
         for i in 0..=10u64 {
             let queued = 1_000_000 + (10 - i) * per_100ms;
-            link.sample(i * 100_000_000, queued as usize);
+            link.sample(i * 100_000_000, queued as usize, 0);
         }
         link
     }
