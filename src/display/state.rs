@@ -324,13 +324,24 @@ impl DisplayState {
             return None;
         }
         let skip = (area.y - rect.y) as usize * stride + (area.x - rect.x) as usize * 4;
-        let new = motion::Rows {
-            data: pixels.get(skip..)?,
+        let new = motion::Rows::strided(
+            pixels.get(skip..)?,
             stride,
-            row_bytes: area.width as usize * 4,
-            height: area.height as usize,
+            area.width as usize * 4,
+            area.height as usize,
+        );
+        // The surface's rows in place, or a copy where the area spans
+        // strips of it.
+        let copy;
+        let old = match self.surface.row_slices(area) {
+            Some(rows) => motion::Rows::new(rows),
+            None => {
+                copy = self.surface.read(area)?;
+                let row = area.width as usize * 4;
+                motion::Rows::strided(&copy, row, row, area.height as usize)
+            }
         };
-        let found = motion::find_vertical_move(self.surface.rows(area)?, new)?;
+        let found = motion::find_vertical_move(&old, &new)?;
         let dest = Rect::new(
             area.x,
             area.y + found.start as i32,
@@ -410,7 +421,7 @@ impl DisplayState {
                 let _ = reply.send((
                     self.surface.width(),
                     self.surface.height(),
-                    self.surface.bytes().to_vec(),
+                    self.surface.to_bytes(),
                 ));
                 Effect::None
             }
