@@ -192,7 +192,15 @@ impl DisplayState {
         codec: super::encoder::VideoCodec,
     ) -> Option<EncodedFrame> {
         let rect = self.streams.stream(id)?.rect;
-        let bytes = self.surface.read(rect)?;
+        // The pixels in place where they lie in order, else a copy.
+        let copy;
+        let (bytes, stride) = match self.surface.area(rect) {
+            Some(area) => area,
+            None => {
+                copy = self.surface.read(rect)?;
+                (&copy[..], rect.width as usize * 4)
+            }
+        };
         let index = match self
             .encoders
             .iter()
@@ -225,10 +233,7 @@ impl DisplayState {
             entry.keyframe_due = false;
         }
         let timestamp = (glib::monotonic_time() / 1000) as u64;
-        match entry
-            .encoder
-            .encode(&bytes, rect.width as usize * 4, timestamp)
-        {
+        match entry.encoder.encode(bytes, stride, timestamp) {
             Ok(Some(data)) => {
                 self.frames_encoded
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

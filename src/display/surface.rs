@@ -237,18 +237,58 @@ impl Surface {
         )
     }
 
+    /// The pixels of `rect` in place, as (bytes from its top-left pixel,
+    /// stride), when its rows lie in order in one strip (always, unless
+    /// an area was moved across it): what an encoder can read without a
+    /// copy.
+    pub fn area(&self, rect: Rect) -> Option<(&[u8], usize)> {
+        if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
+            return None;
+        }
+        let mut spans = self.spans(rect.x as u32, rect.width);
+        let (strip, from, len, _) = spans.next()?;
+        if spans.next().is_some() {
+            return None;
+        }
+        let strip = &self.strips[strip];
+        let rows = strip
+            .slots
+            .get(rect.y as usize..rect.y as usize + rect.height as usize)?;
+        if rows
+            .windows(2)
+            .any(|pair| pair[1] != pair[0].wrapping_add(1))
+        {
+            return None;
+        }
+        let stride = strip.row_bytes();
+        let start = strip.slot_range(rect.y as usize).start + from * 4;
+        let end = start + (rect.height as usize - 1) * stride + len * 4;
+        Some((strip.pixels.get(start..end)?, stride))
+    }
+
     /// The bytes of `rect`, rows packed; `None` unless it lies inside.
     pub fn read(&self, rect: Rect) -> Option<Vec<u8>> {
         if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
             return None;
         }
         let row = rect.width as usize * 4;
-        let mut out = vec![0; row * rect.height as usize];
-        for (strip, from, len, at) in self.spans(rect.x as u32, rect.width) {
+        let rows = rect.y as usize..rect.y as usize + rect.height as usize;
+        let spans: Vec<_> = self.spans(rect.x as u32, rect.width).collect();
+        if let [(strip, from, _, _)] = spans[..] {
+            // One strip: rows appended, with no zeroing first.
             let strip = &self.strips[strip];
-            for (y, line) in out.chunks_exact_mut(row).enumerate() {
+            let mut out = Vec::with_capacity(row * rect.height as usize);
+            for y in rows {
+                out.extend_from_slice(&strip.row(y)[from * 4..from * 4 + row]);
+            }
+            return Some(out);
+        }
+        let mut out = vec![0; row * rect.height as usize];
+        for (strip, from, len, at) in spans {
+            let strip = &self.strips[strip];
+            for (line, y) in out.chunks_exact_mut(row).zip(rows.clone()) {
                 line[at * 4..(at + len) * 4]
-                    .copy_from_slice(&strip.row(rect.y as usize + y)[from * 4..(from + len) * 4]);
+                    .copy_from_slice(&strip.row(y)[from * 4..(from + len) * 4]);
             }
         }
         Some(out)
@@ -698,6 +738,12 @@ mod tests {
             assert_eq!(s.read(r), Some(bytes(&want)), "step {step}");
             if let Some(rows) = s.row_slices(r) {
                 assert_eq!(rows.concat(), bytes(&want), "step {step}");
+            }
+            if let Some((area, stride)) = s.area(r) {
+                let rows: Vec<u8> = (0..r.height as usize)
+                    .flat_map(|y| area[y * stride..y * stride + r.width as usize * 4].to_vec())
+                    .collect();
+                assert_eq!(rows, bytes(&want), "step {step}");
             }
         }
         assert!(s.strips.len() > 1, "no move split the strips");
