@@ -123,17 +123,35 @@ pub(super) fn common<U: Unit>(px: &[U], earlier: usize, later: usize) -> usize {
     }
 }
 
-/// How many units `a` and `b` share from their start. Blocks of 16 units
-/// are compared at once (one vector compare, no call): text and scrolled
-/// content have copies hundreds of pixels long.
+/// How many units `a` and `b` share from their start. Most candidates
+/// differ within a few units, which are compared one by one; past them,
+/// blocks of 16 units at once (a vector compare without branches or
+/// calls): text and scrolled content have copies hundreds of pixels long.
 pub(super) fn common_prefix<U: Unit>(a: &[U], b: &[U]) -> usize {
+    const FIRST: usize = 8;
     const BLOCK: usize = 16;
-    let mut same: usize = 0;
-    for (x, y) in a.chunks_exact(BLOCK).zip(b.chunks_exact(BLOCK)) {
-        let (Ok(x), Ok(y)) = (<&[U; BLOCK]>::try_from(x), <&[U; BLOCK]>::try_from(y)) else {
-            break;
-        };
-        if x != y {
+    let n = a.len().min(b.len());
+    let (a, b) = (
+        a.get(..n).unwrap_or_default(),
+        b.get(..n).unwrap_or_default(),
+    );
+    let first = a
+        .iter()
+        .zip(b)
+        .take(FIRST)
+        .take_while(|(x, y)| x == y)
+        .count();
+    if first < FIRST {
+        return first;
+    }
+    let mut same = first;
+    let (a_rest, b_rest) = (
+        a.get(same..).unwrap_or_default(),
+        b.get(same..).unwrap_or_default(),
+    );
+    for (x, y) in a_rest.chunks_exact(BLOCK).zip(b_rest.chunks_exact(BLOCK)) {
+        let equal = x.iter().zip(y).fold(true, |all, (p, q)| all & (p == q));
+        if !equal {
             break;
         }
         same = same.saturating_add(BLOCK);
