@@ -108,7 +108,9 @@ pub(super) fn hash_at<U: Unit>(px: &[U], at: usize, bits: u32) -> Option<usize> 
     }
 }
 
-/// How many of a copy's last positions enter the table.
+/// How many of a copy's last positions enter the table: each is a write
+/// to a random place of it, and beyond 8 they cost time (64 were GLZ's
+/// hottest loop on text) for no fewer bytes (tests/codec_ratios.rs).
 pub(super) const INSERT_TAIL: usize = 8;
 
 const HASH_SIZE: usize = 1 << HASH_BITS;
@@ -118,50 +120,9 @@ const HASH_SIZE: usize = 1 << HASH_BITS;
 /// already there when it reads it again.
 pub(super) fn common<U: Unit>(px: &[U], earlier: usize, later: usize) -> usize {
     match (px.get(earlier..), px.get(later..)) {
-        (Some(a), Some(b)) => common_prefix(a, b),
+        (Some(a), Some(b)) => a.iter().zip(b).take_while(|(x, y)| x == y).count(),
         _ => 0,
     }
-}
-
-/// How many units `a` and `b` share from their start. Most candidates
-/// differ within a few units, which are compared one by one; past them,
-/// blocks of 16 units at once (a vector compare without branches or
-/// calls): text and scrolled content have copies hundreds of pixels long.
-pub(super) fn common_prefix<U: Unit>(a: &[U], b: &[U]) -> usize {
-    const FIRST: usize = 8;
-    const BLOCK: usize = 16;
-    let n = a.len().min(b.len());
-    let (a, b) = (
-        a.get(..n).unwrap_or_default(),
-        b.get(..n).unwrap_or_default(),
-    );
-    let first = a
-        .iter()
-        .zip(b)
-        .take(FIRST)
-        .take_while(|(x, y)| x == y)
-        .count();
-    if first < FIRST {
-        return first;
-    }
-    let mut same = first;
-    let (a_rest, b_rest) = (
-        a.get(same..).unwrap_or_default(),
-        b.get(same..).unwrap_or_default(),
-    );
-    for (x, y) in a_rest.chunks_exact(BLOCK).zip(b_rest.chunks_exact(BLOCK)) {
-        let equal = x.iter().zip(y).fold(true, |all, (p, q)| all & (p == q));
-        if !equal {
-            break;
-        }
-        same = same.saturating_add(BLOCK);
-    }
-    let rest = a.get(same..).unwrap_or_default().iter();
-    let tail = rest
-        .zip(b.get(same..).unwrap_or_default())
-        .take_while(|(x, y)| x == y)
-        .count();
-    same.saturating_add(tail)
 }
 
 /// Appends literal runs of `units`.
@@ -320,29 +281,6 @@ pub fn encode(image: &Pixels<'_>) -> Result<Vec<u8>, ImageError> {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn common_prefix_equals_a_unit_by_unit_count() {
-        let naive = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
-        let base: Vec<u32> = (0..200u32).map(|i| i % 7).collect();
-        for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 100, 200] {
-            for differ in [0usize, 1, 15, 16, 17, 47, 63, 64, 150, 199, 500] {
-                let a = &base[..len];
-                let mut b = base[..len].to_vec();
-                if let Some(p) = b.get_mut(differ) {
-                    *p += 1;
-                }
-                assert_eq!(common_prefix(a, &b), naive(a, &b), "{len} {differ}");
-                assert_eq!(common_prefix(a, &b[..len / 2]), naive(a, &b[..len / 2]));
-            }
-        }
-        // Overlapping, as a run is compared with itself one unit on.
-        let run = [5u8; 40];
-        assert_eq!(common(&run, 0, 1), 39);
-        let bytes: Vec<u8> = (0..40u8).map(|i| if i < 33 { 5 } else { i }).collect();
-        assert_eq!(common(&bytes, 0, 1), 32);
-    }
-
     use super::*;
     use crate::display::codecs::test_decoder::{self, expected};
     use rand::{Rng, SeedableRng};
