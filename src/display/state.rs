@@ -130,6 +130,10 @@ const LINK_SHARE_PERCENT: u64 = 80;
 /// bytes cost less than the search.
 const MIN_MOVE_SEARCH_PIXELS: u64 = 256 * 256;
 
+/// Draws of at least this many pixels are kept in their own buffer until
+/// the surface changes otherwise (`Surface::draw_deferred`).
+const DEFERRED_DRAW_PIXELS: u64 = 256 * 256;
+
 /// The encoder of one stream in one codec.
 pub struct StreamEncoder {
     pub stream_id: u32,
@@ -365,7 +369,14 @@ impl DisplayState {
                 stride,
             } => {
                 let moved = self.find_move(rect, &pixels, stride);
-                let changed = self.surface.draw(rect, &pixels, stride);
+                // Large draws stay in their buffer (a stream's next frame
+                // often replaces it whole); small ones are copied in.
+                let large = u64::from(rect.width) * u64::from(rect.height) >= DEFERRED_DRAW_PIXELS;
+                let changed = if large {
+                    self.surface.draw_deferred(rect, &pixels, stride)
+                } else {
+                    self.surface.draw(rect, &pixels, stride)
+                };
                 match moved {
                     // A redraw of the same pixels is no update at all.
                     _ if changed.is_empty() => Effect::None,

@@ -54,6 +54,58 @@ pub struct Surface {
     /// Left to right, covering the width; never empty while the width is
     /// not 0.
     strips: Vec<Strip>,
+    /// The last large draw, kept as the application's pixels: what lies
+    /// in its rectangle. A video or a whole-frame application redraws the
+    /// same rectangle every frame, which its encoder then reads from
+    /// there: the frame is never copied into the strips. Anything else
+    /// that changes the surface copies it in first.
+    overlay: Option<Overlay>,
+}
+
+/// A draw's pixels over `rect` (inside the surface): row `y` of the rect
+/// starts at `start + y * stride` of `pixels`, which hold all its rows.
+#[derive(Debug, Clone)]
+struct Overlay {
+    rect: Rect,
+    pixels: glib::Bytes,
+    start: usize,
+    stride: usize,
+}
+
+impl Overlay {
+    /// Columns `x..x + width` of surface row `y` (all inside the rect).
+    fn row(&self, y: i32, x: i32, width: u32) -> &[u8] {
+        let at =
+            self.start + (y - self.rect.y) as usize * self.stride + (x - self.rect.x) as usize * 4;
+        &self.pixels[at..at + width as usize * 4]
+    }
+
+    fn contains(&self, rect: Rect) -> bool {
+        rect.x >= self.rect.x
+            && rect.y >= self.rect.y
+            && i64::from(rect.x) + i64::from(rect.width)
+                <= i64::from(self.rect.x) + i64::from(self.rect.width)
+            && i64::from(rect.y) + i64::from(rect.height)
+                <= i64::from(self.rect.y) + i64::from(self.rect.height)
+    }
+
+    /// The part of `rect` under the overlay.
+    fn intersection(&self, rect: Rect) -> Option<Rect> {
+        let x1 = rect.x.max(self.rect.x);
+        let y1 = rect.y.max(self.rect.y);
+        let x2 = (i64::from(rect.x) + i64::from(rect.width))
+            .min(i64::from(self.rect.x) + i64::from(self.rect.width));
+        let y2 = (i64::from(rect.y) + i64::from(rect.height))
+            .min(i64::from(self.rect.y) + i64::from(self.rect.height));
+        (x2 > i64::from(x1) && y2 > i64::from(y1)).then(|| {
+            Rect::new(
+                x1,
+                y1,
+                (x2 - i64::from(x1)) as u32,
+                (y2 - i64::from(y1)) as u32,
+            )
+        })
+    }
 }
 
 /// Columns `x..x + width` of a surface.
@@ -165,6 +217,7 @@ impl Surface {
             width,
             height,
             strips: vec![Strip::new(0, width, height)],
+            overlay: None,
         }
     }
 
@@ -187,6 +240,12 @@ impl Surface {
     pub fn pixel(&self, x: u32, y: u32) -> Option<u32> {
         if x >= self.width || y >= self.height {
             return None;
+        }
+        if let Some(o) = &self.overlay {
+            if o.contains(Rect::new(x as i32, y as i32, 1, 1)) {
+                let p = o.row(y as i32, x as i32, 1);
+                return Some(u32::from_ne_bytes([p[0], p[1], p[2], p[3]]));
+            }
         }
         let strip = &self.strips[self.strip_at(x)];
         let at = (x - strip.x) as usize * 4;
@@ -224,6 +283,15 @@ impl Surface {
         if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
             return None;
         }
+        if let Some(o) = &self.overlay {
+            if o.contains(rect) {
+                let rows = rect.y..rect.y + rect.height as i32;
+                return Some(rows.map(|y| o.row(y, rect.x, rect.width)).collect());
+            }
+            if o.intersection(rect).is_some() {
+                return None;
+            }
+        }
         let mut spans = self.spans(rect.x as u32, rect.width);
         let (strip, from, len, _) = spans.next()?;
         if spans.next().is_some() {
@@ -244,6 +312,18 @@ impl Surface {
     pub fn area(&self, rect: Rect) -> Option<(&[u8], usize)> {
         if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
             return None;
+        }
+        if let Some(o) = &self.overlay {
+            if o.contains(rect) {
+                let start = o.start
+                    + (rect.y - o.rect.y) as usize * o.stride
+                    + (rect.x - o.rect.x) as usize * 4;
+                let end = start + (rect.height as usize - 1) * o.stride + rect.width as usize * 4;
+                return Some((o.pixels.get(start..end)?, o.stride));
+            }
+            if o.intersection(rect).is_some() {
+                return None;
+            }
         }
         let mut spans = self.spans(rect.x as u32, rect.width);
         let (strip, from, len, _) = spans.next()?;
@@ -271,6 +351,31 @@ impl Surface {
         if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
             return None;
         }
+        let Some(o) = &self.overlay else {
+            return self.read_strips(rect);
+        };
+        if o.contains(rect) {
+            let mut out = Vec::with_capacity(rect.width as usize * 4 * rect.height as usize);
+            for y in rect.y..rect.y + rect.height as i32 {
+                out.extend_from_slice(o.row(y, rect.x, rect.width));
+            }
+            return Some(out);
+        }
+        let mut out = self.read_strips(rect)?;
+        if let Some(part) = o.intersection(rect) {
+            let row = rect.width as usize * 4;
+            let at = (part.x - rect.x) as usize * 4;
+            for y in part.y..part.y + part.height as i32 {
+                let line = (y - rect.y) as usize * row + at;
+                out[line..line + part.width as usize * 4]
+                    .copy_from_slice(o.row(y, part.x, part.width));
+            }
+        }
+        Some(out)
+    }
+
+    /// The bytes of `rect` (inside) in the strips, rows packed.
+    fn read_strips(&self, rect: Rect) -> Option<Vec<u8>> {
         let row = rect.width as usize * 4;
         let rows = rect.y as usize..rect.y as usize + rect.height as usize;
         let spans: Vec<_> = self.spans(rect.x as u32, rect.width).collect();
@@ -304,6 +409,7 @@ impl Surface {
         if clipped.is_empty() {
             return clipped;
         }
+        self.flush();
         // Offsets of the clipped area inside the source rectangle.
         let dx = (clipped.x - rect.x) as usize;
         let dy = (clipped.y - rect.y) as usize;
@@ -328,12 +434,85 @@ impl Surface {
         changed.rect(clipped)
     }
 
+    /// As [`Surface::draw`], but the pixels stay in `pixels` (see
+    /// `overlay`) until something else changes the surface: for large
+    /// draws, which are often redrawn whole at the next frame.
+    pub fn draw_deferred(&mut self, rect: Rect, pixels: &glib::Bytes, stride: usize) -> Rect {
+        let clipped = rect.clip_to(self.width, self.height);
+        if clipped.is_empty() {
+            return clipped;
+        }
+        let start = (clipped.y - rect.y) as usize * stride + (clipped.x - rect.x) as usize * 4;
+        let row = clipped.width as usize * 4;
+        let needed = (clipped.height as usize - 1)
+            .checked_mul(stride)
+            .and_then(|n| n.checked_add(start)?.checked_add(row));
+        if stride < row || needed.is_none_or(|n| n > pixels.len()) {
+            // Short of rows: drawn as far as it goes.
+            return self.draw(rect, pixels, stride);
+        }
+        if self.overlay.as_ref().is_some_and(|o| o.rect != clipped) {
+            self.flush();
+        }
+        let next = Overlay {
+            rect: clipped,
+            pixels: pixels.clone(),
+            start,
+            stride,
+        };
+        let spans: Vec<_> = self.spans(clipped.x as u32, clipped.width).collect();
+        let mut changed = ChangedBox::default();
+        for (i, y) in (clipped.y..clipped.y + clipped.height as i32).enumerate() {
+            let new = next.row(y, clipped.x, clipped.width);
+            match &self.overlay {
+                Some(old) => {
+                    if let Some((first, last)) =
+                        changed_pixels(old.row(y, clipped.x, clipped.width), new)
+                    {
+                        changed.add(i as u32, first as u32, last as u32);
+                    }
+                }
+                None => {
+                    for &(strip, from, len, at) in &spans {
+                        let old = &self.strips[strip].row(y as usize)[from * 4..(from + len) * 4];
+                        if let Some((first, last)) =
+                            changed_pixels(old, &new[at * 4..(at + len) * 4])
+                        {
+                            changed.add(i as u32, (at + first) as u32, (at + last) as u32);
+                        }
+                    }
+                }
+            }
+        }
+        let changed = changed.rect(clipped);
+        if !changed.is_empty() {
+            self.overlay = Some(next);
+        }
+        changed
+    }
+
+    /// Copies the overlay's pixels into the strips.
+    fn flush(&mut self) {
+        let Some(o) = self.overlay.take() else {
+            return;
+        };
+        let spans: Vec<_> = self.spans(o.rect.x as u32, o.rect.width).collect();
+        for y in o.rect.y..o.rect.y + o.rect.height as i32 {
+            let line = o.row(y, o.rect.x, o.rect.width);
+            for &(strip, from, len, at) in &spans {
+                self.strips[strip].row_mut(y as usize)[from * 4..(from + len) * 4]
+                    .copy_from_slice(&line[at * 4..(at + len) * 4]);
+            }
+        }
+    }
+
     /// Fills `rect` (clipped) with `color` (0xXXRRGGBB).
     pub fn fill(&mut self, rect: Rect, color: u32) -> Rect {
         let clipped = rect.clip_to(self.width, self.height);
         if clipped.is_empty() {
             return clipped;
         }
+        self.flush();
         let line: Vec<u8> = std::iter::repeat_n(color.to_ne_bytes(), clipped.width as usize)
             .flatten()
             .collect();
@@ -365,6 +544,7 @@ impl Surface {
         if dest_c.is_empty() {
             return dest_c;
         }
+        self.flush();
         let sx = (src_c.x + (dest_c.x - dest.x)) as u32;
         let sy = (src_c.y + (dest_c.y - dest.y)) as usize;
         let (x, y) = (dest_c.x as u32, dest_c.y as usize);
@@ -441,6 +621,7 @@ impl Surface {
 
     /// A new size; the kept area keeps its pixels, new area is black.
     pub fn resize(&mut self, width: u32, height: u32) {
+        self.flush();
         let mut next = Surface::new(width, height);
         let (w, h) = (self.width.min(width), self.height.min(height));
         if w > 0 && h > 0 {
@@ -670,6 +851,7 @@ mod tests {
         };
         s.draw(Rect::new(0, 0, w, h), &bytes(&plain.pixels), w as usize * 4);
         let mut random = Random(0x1234_5678_9abc_def1);
+        let mut overlays = 0;
         for step in 0..200 {
             let rect = |r: &mut Random, big: bool| {
                 let (min_w, min_h) = if big { (w / 2, h / 2) } else { (1, 1) };
@@ -712,9 +894,20 @@ mod tests {
                     }
                 }
                 _ => {
-                    let r = rect(&mut random, false);
+                    // Deferred draws again and again over one rectangle,
+                    // as a video's, or anywhere.
+                    let deferred = random.below(2) == 0;
+                    let r = match s.overlay.as_ref() {
+                        Some(o) if deferred && random.below(2) == 0 => o.rect,
+                        _ => rect(&mut random, false),
+                    };
                     let new: Vec<u32> = (0..r.width * r.height).map(|_| random.below(4)).collect();
-                    let changed = s.draw(r, &bytes(&new), r.width as usize * 4);
+                    let changed = if deferred {
+                        let pixels = glib::Bytes::from_owned(bytes(&new));
+                        s.draw_deferred(r, &pixels, r.width as usize * 4)
+                    } else {
+                        s.draw(r, &bytes(&new), r.width as usize * 4)
+                    };
                     let mut expected = ChangedBox::default();
                     for (i, p) in new.iter().enumerate() {
                         let (x, y) = (i as u32 % r.width, i as u32 / r.width);
@@ -728,6 +921,7 @@ mod tests {
                 }
             }
             assert_same(&s, &plain, step);
+            overlays += usize::from(s.overlay.is_some());
             let r = rect(&mut random, false);
             let want: Vec<u32> = (r.y..r.y + r.height as i32)
                 .flat_map(|y| {
@@ -739,6 +933,8 @@ mod tests {
             if let Some(rows) = s.row_slices(r) {
                 assert_eq!(rows.concat(), bytes(&want), "step {step}");
             }
+            let (px, py) = (random.below(w), random.below(h));
+            assert_eq!(s.pixel(px, py), Some(plain.pixels[(py * w + px) as usize]));
             if let Some((area, stride)) = s.area(r) {
                 let rows: Vec<u8> = (0..r.height as usize)
                     .flat_map(|y| area[y * stride..y * stride + r.width as usize * 4].to_vec())
@@ -747,6 +943,7 @@ mod tests {
             }
         }
         assert!(s.strips.len() > 1, "no move split the strips");
+        assert!(overlays > 20, "{overlays} reads over a deferred draw");
     }
 
     #[test]
