@@ -55,6 +55,10 @@ const MAX_OFFSET: usize = 1 << 25;
 /// scrolling 15% faster than 2^18, to the same bytes (photos to fewer).
 const HASH_BITS: u32 = 16;
 
+/// A run of the previous pixel at least this long is taken without
+/// looking for a copy in the window.
+const LONG_RUN: usize = 64;
+
 /// An image in the window.
 struct WindowImage {
     id: u64,
@@ -237,7 +241,14 @@ impl GlzDictionary {
                     best = copy(common(rgb, prev, at), 0, 0, &RGB);
                 }
             }
-            let entry = self.table.get(slot).copied().unwrap_or(0);
+            // A long run of one colour (paper, a window's background) is
+            // as cheap as copies get: looking further costs more than it
+            // could save.
+            let entry = if best.is_some_and(|b| b.len >= LONG_RUN) {
+                0
+            } else {
+                self.table.get(slot).copied().unwrap_or(0)
+            };
             if let Some((image, offset)) = self.resolve(entry, global, pos) {
                 let found = match image {
                     None => {
