@@ -50,10 +50,12 @@ pub const MAX_WINDOW_PIXELS: usize = 1 << 22;
 const MAX_OFFSET: usize = 1 << 25;
 
 /// Positions remembered, by a hash of the 3 pixels there, across the
-/// whole window. A table of 256 KiB stays in the core's cache: on the
-/// benchmark's frames (tests/codec_ratios.rs) 2^16 entries encode text and
-/// scrolling 15% faster than 2^18, to the same bytes (photos to fewer).
-const HASH_BITS: u32 = 16;
+/// whole window. 2^16 entries (a table that stays in the core's cache)
+/// encode text and scrolling about 15% faster (tests/codec_ratios.rs),
+/// but forget most of the previous frame of a panning full-screen
+/// picture: the benchmark's photo sent 20 to 50% more bytes per frame
+/// before its stream started.
+const HASH_BITS: u32 = 18;
 
 /// A run of the previous pixel at least this long is taken without
 /// looking for a copy in the window.
