@@ -31,19 +31,39 @@ pub struct VerticalMove {
     pub rows: usize,
 }
 
-/// Rows of one picture: `height` rows of `row_bytes`, `stride` apart.
-#[derive(Clone, Copy)]
+/// Rows of one picture, each a slice of the same length.
 pub struct Rows<'a> {
-    pub data: &'a [u8],
-    pub stride: usize,
-    pub row_bytes: usize,
-    pub height: usize,
+    rows: Vec<&'a [u8]>,
 }
 
 impl<'a> Rows<'a> {
+    /// These rows.
+    pub fn new(rows: Vec<&'a [u8]>) -> Self {
+        Rows { rows }
+    }
+
+    /// `height` rows of `row_bytes`, `stride` apart in `data`: as many as
+    /// `data` holds.
+    pub fn strided(data: &'a [u8], stride: usize, row_bytes: usize, height: usize) -> Self {
+        let rows = (0..height)
+            .map_while(|y| {
+                let start = y.checked_mul(stride)?;
+                data.get(start..start.checked_add(row_bytes)?)
+            })
+            .collect();
+        Rows { rows }
+    }
+
     fn row(&self, y: usize) -> Option<&'a [u8]> {
-        let start = y.checked_mul(self.stride)?;
-        self.data.get(start..start.checked_add(self.row_bytes)?)
+        self.rows.get(y).copied()
+    }
+
+    fn height(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn row_bytes(&self) -> usize {
+        self.rows.first().map_or(0, |r| r.len())
     }
 }
 
@@ -73,11 +93,11 @@ fn is_uniform(row: &[u8]) -> bool {
 
 /// The vertical move that best explains `new` from `old` (same size), if
 /// one covers at least [`MIN_MOVED_ROWS`] rows.
-pub fn find_vertical_move(old: Rows<'_>, new: Rows<'_>) -> Option<VerticalMove> {
-    if old.height != new.height || old.row_bytes != new.row_bytes || new.height < MIN_MOVED_ROWS {
+pub fn find_vertical_move(old: &Rows<'_>, new: &Rows<'_>) -> Option<VerticalMove> {
+    let height = new.height();
+    if old.height() != height || old.row_bytes() != new.row_bytes() || height < MIN_MOVED_ROWS {
         return None;
     }
-    let height = new.height;
     // (hash, row) of the old rows, sorted: one allocation per search, on
     // a path that runs for every large draw.
     let mut by_hash: Vec<(u64, usize)> = Vec::with_capacity(height);
@@ -123,8 +143,8 @@ pub fn find_vertical_move(old: Rows<'_>, new: Rows<'_>) -> Option<VerticalMove> 
 
 /// The longest run of new rows equal, byte for byte, to the old rows
 /// `shift` below them.
-fn longest_run(old: Rows<'_>, new: Rows<'_>, shift: i64) -> Option<VerticalMove> {
-    let height = new.height as i64;
+fn longest_run(old: &Rows<'_>, new: &Rows<'_>, shift: i64) -> Option<VerticalMove> {
+    let height = new.height() as i64;
     let first = (-shift).max(0);
     let end = (height - shift).min(height);
     let mut best: Option<VerticalMove> = None;
@@ -177,12 +197,7 @@ mod tests {
     }
 
     fn rows(data: &[u8], width: usize, height: usize) -> Rows<'_> {
-        Rows {
-            data,
-            stride: width * 4,
-            row_bytes: width * 4,
-            height,
-        }
+        Rows::strided(data, width * 4, width * 4, height)
     }
 
     #[test]
@@ -191,7 +206,7 @@ mod tests {
         let before = document(w, h, 100);
         for scroll in [1i64, 3, 17, 100, -5, -64] {
             let after = document(w, h, (100 + scroll) as usize);
-            let found = find_vertical_move(rows(&before, w, h), rows(&after, w, h))
+            let found = find_vertical_move(&rows(&before, w, h), &rows(&after, w, h))
                 .unwrap_or_else(|| panic!("scroll {scroll} not found"));
             assert_eq!(found.shift, scroll);
             assert_eq!(
@@ -214,7 +229,7 @@ mod tests {
         let moved = document(w, 150, 52);
         before[25 * w * 4..175 * w * 4].copy_from_slice(&middle);
         after[25 * w * 4..175 * w * 4].copy_from_slice(&moved);
-        let found = find_vertical_move(rows(&before, w, h), rows(&after, w, h)).unwrap();
+        let found = find_vertical_move(&rows(&before, w, h), &rows(&after, w, h)).unwrap();
         assert_eq!(found.shift, 12);
         assert_eq!(found.start, 25);
         assert_eq!(found.rows, 150 - 12);
@@ -227,21 +242,24 @@ mod tests {
         let noise: Vec<u8> = (0..w * h * 4)
             .map(|i| ((i * 2_654_435_761usize) >> 13) as u8)
             .collect();
-        assert_eq!(find_vertical_move(rows(&a, w, h), rows(&noise, w, h)), None);
+        assert_eq!(
+            find_vertical_move(&rows(&a, w, h), &rows(&noise, w, h)),
+            None
+        );
         // A blank frame: every row matches every row, which is no move.
         let blank = vec![0xffu8; w * h * 4];
         assert_eq!(
-            find_vertical_move(rows(&blank, w, h), rows(&blank, w, h)),
+            find_vertical_move(&rows(&blank, w, h), &rows(&blank, w, h)),
             None
         );
         // Unchanged frames are not a move either.
-        assert_eq!(find_vertical_move(rows(&a, w, h), rows(&a, w, h)), None);
+        assert_eq!(find_vertical_move(&rows(&a, w, h), &rows(&a, w, h)), None);
         // Too short a rectangle to pay.
         let short = MIN_MOVED_ROWS - 1;
         let b = document(w, short, 0);
         let c = document(w, short, 2);
         assert_eq!(
-            find_vertical_move(rows(&b, w, short), rows(&c, w, short)),
+            find_vertical_move(&rows(&b, w, short), &rows(&c, w, short)),
             None
         );
     }
@@ -258,19 +276,11 @@ mod tests {
                 .collect()
         };
         let (pb, pa) = (pad(&before), pad(&after));
-        let padded = |d| Rows {
-            data: d,
-            stride: w * 4 + 8,
-            row_bytes: w * 4,
-            height: h,
-        };
-        let found = find_vertical_move(padded(&pb), padded(&pa)).unwrap();
+        let padded = |d| Rows::strided(d, w * 4 + 8, w * 4, h);
+        let found = find_vertical_move(&padded(&pb), &padded(&pa)).unwrap();
         assert_eq!((found.shift, found.rows), (8, h - 8));
         // Data shorter than the rows claim: no move, no panic.
-        let short = Rows {
-            data: &after[..100],
-            ..rows(&after, w, h)
-        };
-        assert_eq!(find_vertical_move(rows(&before, w, h), short), None);
+        let short = rows(&after[..100], w, h);
+        assert_eq!(find_vertical_move(&rows(&before, w, h), &short), None);
     }
 }

@@ -130,6 +130,10 @@ const LINK_SHARE_PERCENT: u64 = 80;
 /// bytes cost less than the search.
 const MIN_MOVE_SEARCH_PIXELS: u64 = 256 * 256;
 
+/// Draws of at least this many pixels are kept in their own buffer until
+/// the surface changes otherwise (`Surface::draw_deferred`).
+const DEFERRED_DRAW_PIXELS: u64 = 256 * 256;
+
 /// The encoder of one stream in one codec.
 pub struct StreamEncoder {
     pub stream_id: u32,
@@ -192,7 +196,15 @@ impl DisplayState {
         codec: super::encoder::VideoCodec,
     ) -> Option<EncodedFrame> {
         let rect = self.streams.stream(id)?.rect;
-        let bytes = self.surface.read(rect)?;
+        // The pixels in place where they lie in order, else a copy.
+        let copy;
+        let (bytes, stride) = match self.surface.area(rect) {
+            Some(area) => area,
+            None => {
+                copy = self.surface.read(rect)?;
+                (&copy[..], rect.width as usize * 4)
+            }
+        };
         let index = match self
             .encoders
             .iter()
@@ -225,10 +237,7 @@ impl DisplayState {
             entry.keyframe_due = false;
         }
         let timestamp = (glib::monotonic_time() / 1000) as u64;
-        match entry
-            .encoder
-            .encode(&bytes, rect.width as usize * 4, timestamp)
-        {
+        match entry.encoder.encode(bytes, stride, timestamp) {
             Ok(Some(data)) => {
                 self.frames_encoded
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -324,13 +333,24 @@ impl DisplayState {
             return None;
         }
         let skip = (area.y - rect.y) as usize * stride + (area.x - rect.x) as usize * 4;
-        let new = motion::Rows {
-            data: pixels.get(skip..)?,
+        let new = motion::Rows::strided(
+            pixels.get(skip..)?,
             stride,
-            row_bytes: area.width as usize * 4,
-            height: area.height as usize,
+            area.width as usize * 4,
+            area.height as usize,
+        );
+        // The surface's rows in place, or a copy where the area spans
+        // strips of it.
+        let copy;
+        let old = match self.surface.row_slices(area) {
+            Some(rows) => motion::Rows::new(rows),
+            None => {
+                copy = self.surface.read(area)?;
+                let row = area.width as usize * 4;
+                motion::Rows::strided(&copy, row, row, area.height as usize)
+            }
         };
-        let found = motion::find_vertical_move(self.surface.rows(area)?, new)?;
+        let found = motion::find_vertical_move(&old, &new)?;
         let dest = Rect::new(
             area.x,
             area.y + found.start as i32,
@@ -349,7 +369,14 @@ impl DisplayState {
                 stride,
             } => {
                 let moved = self.find_move(rect, &pixels, stride);
-                let changed = self.surface.draw(rect, &pixels, stride);
+                // Large draws stay in their buffer (a stream's next frame
+                // often replaces it whole); small ones are copied in.
+                let large = u64::from(rect.width) * u64::from(rect.height) >= DEFERRED_DRAW_PIXELS;
+                let changed = if large {
+                    self.surface.draw_deferred(rect, &pixels, stride)
+                } else {
+                    self.surface.draw(rect, &pixels, stride)
+                };
                 match moved {
                     // A redraw of the same pixels is no update at all.
                     _ if changed.is_empty() => Effect::None,
@@ -410,7 +437,7 @@ impl DisplayState {
                 let _ = reply.send((
                     self.surface.width(),
                     self.surface.height(),
-                    self.surface.bytes().to_vec(),
+                    self.surface.to_bytes(),
                 ));
                 Effect::None
             }

@@ -38,13 +38,176 @@ impl Rect {
     }
 }
 
-/// The pixels of one surface, rows packed (stride = width * 4), kept as
-/// bytes so every update is a row copy, with no per-pixel work.
+/// The pixels of one surface, kept as bytes so every update is a row
+/// copy, with no per-pixel work.
+///
+/// The columns are split into vertical strips, and each strip's rows live
+/// in slots that a table maps to surface rows: a scroll (an area moved up
+/// or down) whose columns are whole strips moves table entries, not
+/// pixels, and copies only the rows the move uncovers. A large vertical
+/// move splits the strips at its edges (once), so a scrolled window is a
+/// strip of its own from then on.
 #[derive(Debug, Clone)]
 pub struct Surface {
     width: u32,
     height: u32,
+    /// Left to right, covering the width; never empty while the width is
+    /// not 0.
+    strips: Vec<Strip>,
+    /// The last large draw, kept as the application's pixels: what lies
+    /// in its rectangle. A video or a whole-frame application redraws the
+    /// same rectangle every frame, which its encoder then reads from
+    /// there: the frame is never copied into the strips. Anything else
+    /// that changes the surface copies it in first.
+    overlay: Option<Overlay>,
+}
+
+/// A draw's pixels over `rect` (inside the surface): row `y` of the rect
+/// starts at `start + y * stride` of `pixels`, which hold all its rows.
+#[derive(Debug, Clone)]
+struct Overlay {
+    rect: Rect,
+    pixels: glib::Bytes,
+    start: usize,
+    stride: usize,
+}
+
+impl Overlay {
+    /// Columns `x..x + width` of surface row `y` (all inside the rect).
+    fn row(&self, y: i32, x: i32, width: u32) -> &[u8] {
+        let at =
+            self.start + (y - self.rect.y) as usize * self.stride + (x - self.rect.x) as usize * 4;
+        &self.pixels[at..at + width as usize * 4]
+    }
+
+    fn contains(&self, rect: Rect) -> bool {
+        rect.x >= self.rect.x
+            && rect.y >= self.rect.y
+            && i64::from(rect.x) + i64::from(rect.width)
+                <= i64::from(self.rect.x) + i64::from(self.rect.width)
+            && i64::from(rect.y) + i64::from(rect.height)
+                <= i64::from(self.rect.y) + i64::from(self.rect.height)
+    }
+
+    /// The part of `rect` under the overlay.
+    fn intersection(&self, rect: Rect) -> Option<Rect> {
+        let x1 = rect.x.max(self.rect.x);
+        let y1 = rect.y.max(self.rect.y);
+        let x2 = (i64::from(rect.x) + i64::from(rect.width))
+            .min(i64::from(self.rect.x) + i64::from(self.rect.width));
+        let y2 = (i64::from(rect.y) + i64::from(rect.height))
+            .min(i64::from(self.rect.y) + i64::from(self.rect.height));
+        (x2 > i64::from(x1) && y2 > i64::from(y1)).then(|| {
+            Rect::new(
+                x1,
+                y1,
+                (x2 - i64::from(x1)) as u32,
+                (y2 - i64::from(y1)) as u32,
+            )
+        })
+    }
+}
+
+/// Columns `x..x + width` of a surface.
+#[derive(Debug, Clone)]
+struct Strip {
+    x: u32,
+    width: u32,
+    /// Rows of `width * 4` bytes, in slots.
     pixels: Vec<u8>,
+    /// The slot of each surface row.
+    slots: Vec<u32>,
+}
+
+/// Most strips a surface is split into: a split copies the strip it cuts,
+/// so many windows scrolling in turn must not cut the surface to pieces.
+const MAX_STRIPS: usize = 8;
+
+/// Vertical moves of fewer pixels than this never split strips: moving
+/// their pixels costs less than the split's copy.
+const MIN_SPLIT_PIXELS: u64 = 256 * 256;
+
+impl Strip {
+    fn new(x: u32, width: u32, height: u32) -> Self {
+        Strip {
+            x,
+            width,
+            pixels: vec![0; width as usize * height as usize * 4],
+            slots: (0..height).collect(),
+        }
+    }
+
+    fn row_bytes(&self) -> usize {
+        self.width as usize * 4
+    }
+
+    fn end(&self) -> u32 {
+        self.x + self.width
+    }
+
+    /// The byte range of row `y`'s slot.
+    fn slot_range(&self, y: usize) -> std::ops::Range<usize> {
+        let start = self.slots[y] as usize * self.row_bytes();
+        start..start + self.row_bytes()
+    }
+
+    fn row(&self, y: usize) -> &[u8] {
+        &self.pixels[self.slot_range(y)]
+    }
+
+    fn row_mut(&mut self, y: usize) -> &mut [u8] {
+        let range = self.slot_range(y);
+        &mut self.pixels[range]
+    }
+
+    /// Copies columns `from..from + len` of row `src_y` to column `to` of
+    /// row `dest_y` (strip columns; overlapping allowed).
+    fn copy_in(&mut self, src_y: usize, dest_y: usize, from: usize, to: usize, len: usize) {
+        let src = self.slot_range(src_y).start + from * 4;
+        let dest = self.slot_range(dest_y).start + to * 4;
+        self.pixels.copy_within(src..src + len * 4, dest);
+    }
+
+    /// The rows `dest..dest + rows` become what rows `src..src + rows`
+    /// were (a vertical move of whole strip rows), by moving slots: only
+    /// the rows the move leaves as they were are copied.
+    fn move_rows(&mut self, src: usize, dest: usize, rows: usize) {
+        let shift = src.abs_diff(dest);
+        if shift == 0 || rows == 0 {
+            return;
+        }
+        if shift >= rows {
+            // Disjoint areas: the rows themselves are fewer.
+            let width = self.width as usize;
+            let copy = |s: &mut Self, y: usize| s.copy_rows_slot(src + y, dest + y, width);
+            if dest > src {
+                (0..rows).rev().for_each(|y| copy(self, y));
+            } else {
+                (0..rows).for_each(|y| copy(self, y));
+            }
+            return;
+        }
+        let width = self.width as usize;
+        if dest < src {
+            // Up: rows dest..src + rows turn by `shift`; the last `shift`
+            // rows (outside the destination) get their old pixels back
+            // from where the turn put them.
+            self.slots[dest..src + rows].rotate_left(shift);
+            for y in dest + rows..src + rows {
+                self.copy_rows_slot(y - shift, y, width);
+            }
+        } else {
+            self.slots[src..dest + rows].rotate_right(shift);
+            for y in (src..dest).rev() {
+                self.copy_rows_slot(y + shift, y, width);
+            }
+        }
+    }
+
+    /// Copies the first `width` pixels of row `src_y` to row `dest_y`.
+    fn copy_rows_slot(&mut self, src_y: usize, dest_y: usize, width: usize) {
+        self.copy_in(src_y, dest_y, 0, 0, width);
+    }
 }
 
 impl Surface {
@@ -53,7 +216,8 @@ impl Surface {
         Surface {
             width,
             height,
-            pixels: vec![0; width as usize * height as usize * 4],
+            strips: vec![Strip::new(0, width, height)],
+            overlay: None,
         }
     }
 
@@ -65,13 +229,11 @@ impl Surface {
         self.height
     }
 
-    fn stride(&self) -> usize {
-        self.width as usize * 4
-    }
-
-    /// The pixels as bytes (native byte order), rows of `width * 4` bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.pixels
+    /// The pixels as bytes (native byte order), rows of `width * 4` bytes
+    /// packed.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.read(Rect::new(0, 0, self.width, self.height))
+            .unwrap_or_default()
     }
 
     /// One pixel, for tests.
@@ -79,36 +241,160 @@ impl Surface {
         if x >= self.width || y >= self.height {
             return None;
         }
-        let at = y as usize * self.stride() + x as usize * 4;
-        let p = self.pixels.get(at..at + 4)?;
+        if let Some(o) = &self.overlay {
+            if o.contains(Rect::new(x as i32, y as i32, 1, 1)) {
+                let p = o.row(y as i32, x as i32, 1);
+                return Some(u32::from_ne_bytes([p[0], p[1], p[2], p[3]]));
+            }
+        }
+        let strip = &self.strips[self.strip_at(x)];
+        let at = (x - strip.x) as usize * 4;
+        let p = strip.row(y as usize).get(at..at + 4)?;
         Some(u32::from_ne_bytes([p[0], p[1], p[2], p[3]]))
     }
 
-    /// The bytes of `rect`, rows packed; `None` unless it lies inside.
-    /// The rows of `rect` (inside the surface) in place, for comparing
-    /// with what is drawn over them.
-    pub fn rows(&self, rect: Rect) -> Option<super::motion::Rows<'_>> {
+    /// The index of the strip holding column `x` (inside the surface).
+    fn strip_at(&self, x: u32) -> usize {
+        self.strips.partition_point(|s| s.end() <= x)
+    }
+
+    /// The parts of columns `x..x + width` (inside the surface) in each
+    /// strip: (strip, its first column, columns, offset in the span).
+    fn spans(&self, x: u32, width: u32) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+        let end = x + width;
+        (self.strip_at(x)..self.strips.len())
+            .take_while(move |&i| self.strips[i].x < end)
+            .map(move |i| {
+                let s = &self.strips[i];
+                let from = x.max(s.x);
+                let to = end.min(s.end());
+                (
+                    i,
+                    (from - s.x) as usize,
+                    (to - from) as usize,
+                    (from - x) as usize,
+                )
+            })
+    }
+
+    /// The rows of `rect` (inside the surface) in place, when its columns
+    /// are in one strip, for comparing with what is drawn over them.
+    pub fn row_slices(&self, rect: Rect) -> Option<Vec<&[u8]>> {
         if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
             return None;
         }
-        let start = rect.y as usize * self.stride() + rect.x as usize * 4;
-        Some(super::motion::Rows {
-            data: self.pixels.get(start..)?,
-            stride: self.stride(),
-            row_bytes: rect.width as usize * 4,
-            height: rect.height as usize,
-        })
+        if let Some(o) = &self.overlay {
+            if o.contains(rect) {
+                let rows = rect.y..rect.y + rect.height as i32;
+                return Some(rows.map(|y| o.row(y, rect.x, rect.width)).collect());
+            }
+            if o.intersection(rect).is_some() {
+                return None;
+            }
+        }
+        let mut spans = self.spans(rect.x as u32, rect.width);
+        let (strip, from, len, _) = spans.next()?;
+        if spans.next().is_some() {
+            return None;
+        }
+        let strip = &self.strips[strip];
+        Some(
+            (rect.y as usize..rect.y as usize + rect.height as usize)
+                .map(|y| &strip.row(y)[from * 4..(from + len) * 4])
+                .collect(),
+        )
     }
 
+    /// The pixels of `rect` in place, as (bytes from its top-left pixel,
+    /// stride), when its rows lie in order in one strip (always, unless
+    /// an area was moved across it): what an encoder can read without a
+    /// copy.
+    pub fn area(&self, rect: Rect) -> Option<(&[u8], usize)> {
+        if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
+            return None;
+        }
+        if let Some(o) = &self.overlay {
+            if o.contains(rect) {
+                let start = o.start
+                    + (rect.y - o.rect.y) as usize * o.stride
+                    + (rect.x - o.rect.x) as usize * 4;
+                let end = start + (rect.height as usize - 1) * o.stride + rect.width as usize * 4;
+                return Some((o.pixels.get(start..end)?, o.stride));
+            }
+            if o.intersection(rect).is_some() {
+                return None;
+            }
+        }
+        let mut spans = self.spans(rect.x as u32, rect.width);
+        let (strip, from, len, _) = spans.next()?;
+        if spans.next().is_some() {
+            return None;
+        }
+        let strip = &self.strips[strip];
+        let rows = strip
+            .slots
+            .get(rect.y as usize..rect.y as usize + rect.height as usize)?;
+        if rows
+            .windows(2)
+            .any(|pair| pair[1] != pair[0].wrapping_add(1))
+        {
+            return None;
+        }
+        let stride = strip.row_bytes();
+        let start = strip.slot_range(rect.y as usize).start + from * 4;
+        let end = start + (rect.height as usize - 1) * stride + len * 4;
+        Some((strip.pixels.get(start..end)?, stride))
+    }
+
+    /// The bytes of `rect`, rows packed; `None` unless it lies inside.
     pub fn read(&self, rect: Rect) -> Option<Vec<u8>> {
         if rect.clip_to(self.width, self.height) != rect || rect.is_empty() {
             return None;
         }
+        let Some(o) = &self.overlay else {
+            return self.read_strips(rect);
+        };
+        if o.contains(rect) {
+            let mut out = Vec::with_capacity(rect.width as usize * 4 * rect.height as usize);
+            for y in rect.y..rect.y + rect.height as i32 {
+                out.extend_from_slice(o.row(y, rect.x, rect.width));
+            }
+            return Some(out);
+        }
+        let mut out = self.read_strips(rect)?;
+        if let Some(part) = o.intersection(rect) {
+            let row = rect.width as usize * 4;
+            let at = (part.x - rect.x) as usize * 4;
+            for y in part.y..part.y + part.height as i32 {
+                let line = (y - rect.y) as usize * row + at;
+                out[line..line + part.width as usize * 4]
+                    .copy_from_slice(o.row(y, part.x, part.width));
+            }
+        }
+        Some(out)
+    }
+
+    /// The bytes of `rect` (inside) in the strips, rows packed.
+    fn read_strips(&self, rect: Rect) -> Option<Vec<u8>> {
         let row = rect.width as usize * 4;
-        let mut out = Vec::with_capacity(row * rect.height as usize);
-        for y in 0..rect.height as usize {
-            let start = (rect.y as usize + y) * self.stride() + rect.x as usize * 4;
-            out.extend_from_slice(&self.pixels[start..start + row]);
+        let rows = rect.y as usize..rect.y as usize + rect.height as usize;
+        let spans: Vec<_> = self.spans(rect.x as u32, rect.width).collect();
+        if let [(strip, from, _, _)] = spans[..] {
+            // One strip: rows appended, with no zeroing first.
+            let strip = &self.strips[strip];
+            let mut out = Vec::with_capacity(row * rect.height as usize);
+            for y in rows {
+                out.extend_from_slice(&strip.row(y)[from * 4..from * 4 + row]);
+            }
+            return Some(out);
+        }
+        let mut out = vec![0; row * rect.height as usize];
+        for (strip, from, len, at) in spans {
+            let strip = &self.strips[strip];
+            for (line, y) in out.chunks_exact_mut(row).zip(rows.clone()) {
+                line[at * 4..(at + len) * 4]
+                    .copy_from_slice(&strip.row(y)[from * 4..(from + len) * 4]);
+            }
         }
         Some(out)
     }
@@ -123,25 +409,101 @@ impl Surface {
         if clipped.is_empty() {
             return clipped;
         }
+        self.flush();
         // Offsets of the clipped area inside the source rectangle.
         let dx = (clipped.x - rect.x) as usize;
         let dy = (clipped.y - rect.y) as usize;
         let row = clipped.width as usize * 4;
-        let surface_stride = self.stride();
+        let spans: Vec<_> = self.spans(clipped.x as u32, clipped.width).collect();
         let mut changed = ChangedBox::default();
         for y in 0..clipped.height as usize {
             let start = (dy + y) * stride + dx * 4;
             let Some(line) = src.get(start..start + row) else {
                 break;
             };
-            let dest = (clipped.y as usize + y) * surface_stride + clipped.x as usize * 4;
-            let old = &mut self.pixels[dest..dest + row];
-            if let Some((first, last)) = changed_pixels(old, line) {
-                changed.add(y as u32, first as u32, last as u32);
-                old.copy_from_slice(line);
+            for &(strip, from, len, at) in &spans {
+                let new = &line[at * 4..(at + len) * 4];
+                let old = &mut self.strips[strip].row_mut(clipped.y as usize + y)
+                    [from * 4..(from + len) * 4];
+                if let Some((first, last)) = changed_pixels(old, new) {
+                    changed.add(y as u32, (at + first) as u32, (at + last) as u32);
+                    old.copy_from_slice(new);
+                }
             }
         }
         changed.rect(clipped)
+    }
+
+    /// As [`Surface::draw`], but the pixels stay in `pixels` (see
+    /// `overlay`) until something else changes the surface: for large
+    /// draws, which are often redrawn whole at the next frame.
+    pub fn draw_deferred(&mut self, rect: Rect, pixels: &glib::Bytes, stride: usize) -> Rect {
+        let clipped = rect.clip_to(self.width, self.height);
+        if clipped.is_empty() {
+            return clipped;
+        }
+        let start = (clipped.y - rect.y) as usize * stride + (clipped.x - rect.x) as usize * 4;
+        let row = clipped.width as usize * 4;
+        let needed = (clipped.height as usize - 1)
+            .checked_mul(stride)
+            .and_then(|n| n.checked_add(start)?.checked_add(row));
+        if stride < row || needed.is_none_or(|n| n > pixels.len()) {
+            // Short of rows: drawn as far as it goes.
+            return self.draw(rect, pixels, stride);
+        }
+        if self.overlay.as_ref().is_some_and(|o| o.rect != clipped) {
+            self.flush();
+        }
+        let next = Overlay {
+            rect: clipped,
+            pixels: pixels.clone(),
+            start,
+            stride,
+        };
+        let spans: Vec<_> = self.spans(clipped.x as u32, clipped.width).collect();
+        let mut changed = ChangedBox::default();
+        for (i, y) in (clipped.y..clipped.y + clipped.height as i32).enumerate() {
+            let new = next.row(y, clipped.x, clipped.width);
+            match &self.overlay {
+                Some(old) => {
+                    if let Some((first, last)) =
+                        changed_pixels(old.row(y, clipped.x, clipped.width), new)
+                    {
+                        changed.add(i as u32, first as u32, last as u32);
+                    }
+                }
+                None => {
+                    for &(strip, from, len, at) in &spans {
+                        let old = &self.strips[strip].row(y as usize)[from * 4..(from + len) * 4];
+                        if let Some((first, last)) =
+                            changed_pixels(old, &new[at * 4..(at + len) * 4])
+                        {
+                            changed.add(i as u32, (at + first) as u32, (at + last) as u32);
+                        }
+                    }
+                }
+            }
+        }
+        let changed = changed.rect(clipped);
+        if !changed.is_empty() {
+            self.overlay = Some(next);
+        }
+        changed
+    }
+
+    /// Copies the overlay's pixels into the strips.
+    fn flush(&mut self) {
+        let Some(o) = self.overlay.take() else {
+            return;
+        };
+        let spans: Vec<_> = self.spans(o.rect.x as u32, o.rect.width).collect();
+        for y in o.rect.y..o.rect.y + o.rect.height as i32 {
+            let line = o.row(y, o.rect.x, o.rect.width);
+            for &(strip, from, len, at) in &spans {
+                self.strips[strip].row_mut(y as usize)[from * 4..(from + len) * 4]
+                    .copy_from_slice(&line[at * 4..(at + len) * 4]);
+            }
+        }
     }
 
     /// Fills `rect` (clipped) with `color` (0xXXRRGGBB).
@@ -150,13 +512,16 @@ impl Surface {
         if clipped.is_empty() {
             return clipped;
         }
+        self.flush();
         let line: Vec<u8> = std::iter::repeat_n(color.to_ne_bytes(), clipped.width as usize)
             .flatten()
             .collect();
-        let stride = self.stride();
-        for y in 0..clipped.height as usize {
-            let dest = (clipped.y as usize + y) * stride + clipped.x as usize * 4;
-            self.pixels[dest..dest + line.len()].copy_from_slice(&line);
+        let spans: Vec<_> = self.spans(clipped.x as u32, clipped.width).collect();
+        for y in clipped.y as usize..clipped.y as usize + clipped.height as usize {
+            for &(strip, from, len, _) in &spans {
+                self.strips[strip].row_mut(y)[from * 4..(from + len) * 4]
+                    .copy_from_slice(&line[..len * 4]);
+            }
         }
         clipped
     }
@@ -179,32 +544,90 @@ impl Surface {
         if dest_c.is_empty() {
             return dest_c;
         }
-        let sx = (src_c.x + (dest_c.x - dest.x)) as usize;
+        self.flush();
+        let sx = (src_c.x + (dest_c.x - dest.x)) as u32;
         let sy = (src_c.y + (dest_c.y - dest.y)) as usize;
-        let row = dest_c.width as usize * 4;
-        let stride = self.stride();
-        let mut copy_row = |y: usize| {
-            let from = (sy + y) * stride + sx * 4;
-            let to = (dest_c.y as usize + y) * stride + dest_c.x as usize * 4;
-            self.pixels.copy_within(from..from + row, to);
+        let (x, y) = (dest_c.x as u32, dest_c.y as usize);
+        let (width, height) = (dest_c.width, dest_c.height as usize);
+        if (sx, sy) == (x, y) {
+            return dest_c;
+        }
+        if sx == x {
+            if u64::from(width) * height as u64 >= MIN_SPLIT_PIXELS {
+                self.split_at(x);
+                self.split_at(x + width);
+            }
+            // A vertical move: each strip moves its own columns.
+            let spans: Vec<_> = self.spans(x, width).collect();
+            for (strip, from, len, _) in spans {
+                let strip = &mut self.strips[strip];
+                if len == strip.width as usize {
+                    strip.move_rows(sy, y, height);
+                } else {
+                    let mut copy_row = |i: usize| strip.copy_in(sy + i, y + i, from, from, len);
+                    if y > sy {
+                        (0..height).rev().for_each(&mut copy_row);
+                    } else {
+                        (0..height).for_each(&mut copy_row);
+                    }
+                }
+            }
+            return dest_c;
+        }
+        // Any other move, a row at a time through a copy of its source
+        // (in the order that does not overwrite rows still to be read).
+        let mut line = Vec::new();
+        let mut copy_row = |i: usize| {
+            line.clear();
+            for (strip, from, len, _) in self.spans(sx, width) {
+                line.extend_from_slice(&self.strips[strip].row(sy + i)[from * 4..(from + len) * 4]);
+            }
+            let spans: Vec<_> = self.spans(x, width).collect();
+            for (strip, from, len, at) in spans {
+                self.strips[strip].row_mut(y + i)[from * 4..(from + len) * 4]
+                    .copy_from_slice(&line[at * 4..(at + len) * 4]);
+            }
         };
-        // Rows in the order that does not overwrite rows still to be read.
-        if dest_c.y as usize > sy {
-            (0..dest_c.height as usize).rev().for_each(&mut copy_row);
+        if y > sy {
+            (0..height).rev().for_each(&mut copy_row);
         } else {
-            (0..dest_c.height as usize).for_each(&mut copy_row);
+            (0..height).for_each(&mut copy_row);
         }
         dest_c
     }
 
+    /// Makes column `x` the first of a strip, if the strips may grow.
+    fn split_at(&mut self, x: u32) {
+        if x == 0 || x >= self.width || self.strips.len() >= MAX_STRIPS {
+            return;
+        }
+        let i = self.strip_at(x);
+        let strip = &self.strips[i];
+        if strip.x == x {
+            return;
+        }
+        let height = self.height as usize;
+        let left_width = x - strip.x;
+        let mut left = Strip::new(strip.x, left_width, self.height);
+        let mut right = Strip::new(x, strip.end() - x, self.height);
+        let cut = left_width as usize * 4;
+        for y in 0..height {
+            let row = strip.row(y);
+            left.row_mut(y).copy_from_slice(&row[..cut]);
+            right.row_mut(y).copy_from_slice(&row[cut..]);
+        }
+        self.strips.splice(i..=i, [left, right]);
+    }
+
     /// A new size; the kept area keeps its pixels, new area is black.
     pub fn resize(&mut self, width: u32, height: u32) {
+        self.flush();
         let mut next = Surface::new(width, height);
-        let row = self.width.min(width) as usize * 4;
-        for y in 0..self.height.min(height) as usize {
-            let from = y * self.stride();
-            let to = y * next.stride();
-            next.pixels[to..to + row].copy_from_slice(&self.pixels[from..from + row]);
+        let (w, h) = (self.width.min(width), self.height.min(height));
+        if w > 0 && h > 0 {
+            if let Some(kept) = self.read(Rect::new(0, 0, w, h)) {
+                next.draw(Rect::new(0, 0, w, h), &kept, w as usize * 4);
+            }
         }
         *self = next;
     }
@@ -375,5 +798,182 @@ mod tests {
             (s.pixel(1, 0), s.pixel(2, 0), s.pixel(0, 1)),
             (Some(9), Some(0), None)
         );
+    }
+
+    /// The surface as a plain pixel array, moved the obvious way: what
+    /// the strips must equal.
+    struct Plain {
+        width: u32,
+        pixels: Vec<u32>,
+    }
+
+    impl Plain {
+        fn copy_area(&mut self, src: Rect, dest: Rect) {
+            let old = self.pixels.clone();
+            for y in 0..dest.height as i32 {
+                for x in 0..dest.width as i32 {
+                    let from = ((src.y + y) as u32 * self.width + (src.x + x) as u32) as usize;
+                    let to = ((dest.y + y) as u32 * self.width + (dest.x + x) as u32) as usize;
+                    self.pixels[to] = old[from];
+                }
+            }
+        }
+    }
+
+    /// A small deterministic generator (xorshift64*).
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u32) -> u32 {
+            (self.next() % u64::from(n.max(1))) as u32
+        }
+    }
+
+    fn assert_same(s: &Surface, plain: &Plain, step: usize) {
+        let all = s.to_bytes();
+        assert_eq!(all, bytes(&plain.pixels), "after step {step}");
+    }
+
+    #[test]
+    fn moves_through_strips_equal_plain_copies() {
+        // Wide enough that a move of whole columns splits the strips.
+        let (w, h) = (700u32, 300u32);
+        let mut s = Surface::new(w, h);
+        let mut plain = Plain {
+            width: w,
+            pixels: (0..w * h).collect(),
+        };
+        s.draw(Rect::new(0, 0, w, h), &bytes(&plain.pixels), w as usize * 4);
+        let mut random = Random(0x1234_5678_9abc_def1);
+        let mut overlays = 0;
+        for step in 0..200 {
+            let rect = |r: &mut Random, big: bool| {
+                let (min_w, min_h) = if big { (w / 2, h / 2) } else { (1, 1) };
+                let rw = min_w + r.below(w - min_w + 1);
+                let rh = min_h + r.below(h - min_h + 1);
+                Rect::new(
+                    r.below(w - rw + 1) as i32,
+                    r.below(h - rh + 1) as i32,
+                    rw,
+                    rh,
+                )
+            };
+            match random.below(5) {
+                // Scrolls, up and down (overlapping), in whole columns.
+                0 | 1 => {
+                    let src = rect(&mut random, step % 2 == 0);
+                    let shift = random.below(2 * src.height) as i32 - src.height as i32;
+                    let dest_y = (src.y + shift).clamp(0, (h - src.height) as i32);
+                    let dest = Rect::new(src.x, dest_y, src.width, src.height);
+                    assert_eq!(s.copy_area(src, dest.x, dest.y), dest);
+                    plain.copy_area(src, dest);
+                }
+                // Moves in any direction.
+                2 => {
+                    let src = rect(&mut random, false);
+                    let dest_x = random.below(w - src.width + 1) as i32;
+                    let dest_y = random.below(h - src.height + 1) as i32;
+                    let dest = Rect::new(dest_x, dest_y, src.width, src.height);
+                    assert_eq!(s.copy_area(src, dest_x, dest_y), dest);
+                    plain.copy_area(src, dest);
+                }
+                3 => {
+                    let r = rect(&mut random, false);
+                    let color = random.next() as u32;
+                    s.fill(r, color);
+                    for y in r.y..r.y + r.height as i32 {
+                        for x in r.x..r.x + r.width as i32 {
+                            plain.pixels[(y as u32 * w + x as u32) as usize] = color;
+                        }
+                    }
+                }
+                _ => {
+                    // Deferred draws again and again over one rectangle,
+                    // as a video's, or anywhere.
+                    let deferred = random.below(2) == 0;
+                    let r = match s.overlay.as_ref() {
+                        Some(o) if deferred && random.below(2) == 0 => o.rect,
+                        _ => rect(&mut random, false),
+                    };
+                    let new: Vec<u32> = (0..r.width * r.height).map(|_| random.below(4)).collect();
+                    let changed = if deferred {
+                        let pixels = glib::Bytes::from_owned(bytes(&new));
+                        s.draw_deferred(r, &pixels, r.width as usize * 4)
+                    } else {
+                        s.draw(r, &bytes(&new), r.width as usize * 4)
+                    };
+                    let mut expected = ChangedBox::default();
+                    for (i, p) in new.iter().enumerate() {
+                        let (x, y) = (i as u32 % r.width, i as u32 / r.width);
+                        let at = ((r.y as u32 + y) * w + r.x as u32 + x) as usize;
+                        if plain.pixels[at] != *p {
+                            expected.add(y, x, x);
+                            plain.pixels[at] = *p;
+                        }
+                    }
+                    assert_eq!(changed, expected.rect(r), "step {step}");
+                }
+            }
+            assert_same(&s, &plain, step);
+            overlays += usize::from(s.overlay.is_some());
+            let r = rect(&mut random, false);
+            let want: Vec<u32> = (r.y..r.y + r.height as i32)
+                .flat_map(|y| {
+                    let start = (y as u32 * w + r.x as u32) as usize;
+                    plain.pixels[start..start + r.width as usize].to_vec()
+                })
+                .collect();
+            assert_eq!(s.read(r), Some(bytes(&want)), "step {step}");
+            if let Some(rows) = s.row_slices(r) {
+                assert_eq!(rows.concat(), bytes(&want), "step {step}");
+            }
+            let (px, py) = (random.below(w), random.below(h));
+            assert_eq!(s.pixel(px, py), Some(plain.pixels[(py * w + px) as usize]));
+            if let Some((area, stride)) = s.area(r) {
+                let rows: Vec<u8> = (0..r.height as usize)
+                    .flat_map(|y| area[y * stride..y * stride + r.width as usize * 4].to_vec())
+                    .collect();
+                assert_eq!(rows, bytes(&want), "step {step}");
+            }
+        }
+        assert!(s.strips.len() > 1, "no move split the strips");
+        assert!(overlays > 20, "{overlays} reads over a deferred draw");
+    }
+
+    #[test]
+    fn a_scroll_of_whole_strips_moves_slots_not_rows() {
+        let (w, h) = (600u32, 400u32);
+        let mut s = Surface::new(w, h);
+        let rows: Vec<u32> = (0..w * h).map(|i| i / w).collect();
+        s.draw(Rect::new(0, 0, w, h), &bytes(&rows), w as usize * 4);
+        // A window in the middle scrolls up by 3 rows, then down by 5.
+        let window = Rect::new(100, 20, 400, 360);
+        s.copy_area(Rect::new(100, 23, 400, 357), 100, 20);
+        assert_eq!(s.strips.len(), 3);
+        let middle = &s.strips[1];
+        assert_eq!((middle.x, middle.width), (100, 400));
+        // Rows 20..377 hold rows 23..380, the 3 left behind keep theirs.
+        for y in 0..h {
+            let want = if (20..377).contains(&y) { y + 3 } else { y };
+            assert_eq!(s.pixel(250, y), Some(want), "row {y}");
+            assert_eq!(s.pixel(50, y), Some(y), "row {y}");
+        }
+        let slots_before = s.strips[1].slots.clone();
+        s.copy_area(Rect::new(100, 20, 400, 355), 100, 25);
+        assert_ne!(s.strips[1].slots, slots_before, "the slots did not turn");
+        for y in window.y as u32..window.y as u32 + window.height {
+            let want = match y {
+                25..380 => y - 5 + 3,
+                20..25 => y + 3,
+                _ => y,
+            };
+            assert_eq!(s.pixel(250, y), Some(want), "row {y}");
+        }
     }
 }

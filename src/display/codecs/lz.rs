@@ -108,8 +108,10 @@ pub(super) fn hash_at<U: Unit>(px: &[U], at: usize, bits: u32) -> Option<usize> 
     }
 }
 
-/// How many of a copy's last positions enter the table.
-pub(super) const INSERT_TAIL: usize = 64;
+/// How many of a copy's last positions enter the table: each is a write
+/// to a random place of it, and beyond 8 they cost time (64 were GLZ's
+/// hottest loop on text) for no fewer bytes (tests/codec_ratios.rs).
+pub(super) const INSERT_TAIL: usize = 8;
 
 const HASH_SIZE: usize = 1 << HASH_BITS;
 

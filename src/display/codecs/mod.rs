@@ -183,10 +183,11 @@ impl Pixels<'_> {
                     row.chunks_exact(3)
                         .map(|p| u32::from_le_bytes([at(p, 0), at(p, 1), at(p, 2), 0])),
                 ),
-                ImageType::Rgb32 | ImageType::Rgba => into.extend(
-                    row.chunks_exact(4)
-                        .map(|p| u32::from_le_bytes([at(p, 0), at(p, 1), at(p, 2), 0])),
-                ),
+                // A whole word masked: the compiler makes it a vector loop.
+                ImageType::Rgb32 | ImageType::Rgba => into.extend(row.chunks_exact(4).map(|p| {
+                    let word: [u8; 4] = p.try_into().unwrap_or_default();
+                    u32::from_le_bytes(word) & 0x00ff_ffff
+                })),
             }
         }
     }

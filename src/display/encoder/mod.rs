@@ -9,11 +9,14 @@
 //! decoder (`channel-display-gst.c`: `appsrc caps=<codec caps> ! decoder !
 //! videoconvert ! appsink BGRx`) expects:
 //!
-//! * MJPEG: `jpegenc`, one complete baseline JPEG per frame (`image/jpeg`);
-//!   the quality starts from the bitrate and is steered after every frame
-//!   until frames meet it (`JpegRate`). spice-gtk decodes MJPEG with its
-//!   own libjpeg decoder. `spice:mjpeg` in `video-codecs` (spice-server's
-//!   builtin encoder) is served by the same `jpegenc`.
+//! * MJPEG: no pipeline: libjpeg-turbo (the `turbojpeg` crate) compresses
+//!   the x8r8g8b8 pixels in place, one complete baseline 4:2:0 JPEG per
+//!   frame (`image/jpeg`), as spice-server's builtin MJPEG encoder does
+//!   with libjpeg; the quality starts from the bitrate and is steered after
+//!   every frame until frames meet it (`JpegRate`). spice-gtk decodes MJPEG
+//!   with its own libjpeg decoder. `spice:mjpeg` in `video-codecs` is
+//!   served by the same encoder. (`jpegenc` still decides whether MJPEG is
+//!   `available`: a GStreamer without it is a broken install.)
 //! * VP8/VP9: `vp8enc`/`vp9enc` with spice-server's "realtime profile"
 //!   (`end-usage=cbr min-quantizer=10 error-resilient=default
 //!   lag-in-frames=0 deadline=1`), raw frames (`video/x-vp8`, `video/x-vp9`
@@ -26,7 +29,7 @@
 //!   `h264parse ! avdec_h264` expects ("stream-format is byte-stream,
 //!   hardcoded in spice-server").
 //!
-//! Every codec gets 4:2:0 input (`I420`): spice-server forces it for x264
+//! Every GStreamer codec gets 4:2:0 input (`I420`): spice-server forces it for x264
 //! (else it would pick Y444, the High 4:4:4 profile few decoders have).
 //!
 //! Sizes: every codec takes any width and height from 1 to

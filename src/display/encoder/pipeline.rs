@@ -1,6 +1,11 @@
 //! The GStreamer pipeline of one encoder, `appsrc ! videoconvert !
 //! capsfilter(I420) ! <encoder> ! capsfilter(<codec caps>) ! appsink`, and
-//! frames through it: one pushed, one pulled, synchronously.
+//! frames through it: one pushed, one pulled, synchronously. MJPEG frames
+//! skip GStreamer: libjpeg-turbo compresses the x8r8g8b8 pixels where they
+//! are, converting and subsampling them itself, as spice-server's MJPEG
+//! encoder does (the pipeline's copy into a buffer, its separate colour
+//! conversion and the hand-over between its threads cost about as much as
+//! the JPEG itself).
 
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -107,22 +112,11 @@ fn appsrc(width: u32, height: u32, fps: u32) -> Result<gst_app::AppSrc, String> 
         .build())
 }
 
-/// The 4:2:0 input every encoder gets (see the module doc).
-fn i420_caps(codec: VideoCodec) -> gst::Caps {
-    if codec == VideoCodec::Mjpeg {
-        // JFIF is full-range BT.601: spice-gtk's libjpeg decoder reads it
-        // so. videoconvert's default I420 is limited range, which jpegenc
-        // would store as is (washed-out colours).
-        gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("colorimetry", "1:4:0:0")
-            .field("chroma-site", "jpeg")
-            .build()
-    } else {
-        gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .build()
-    }
+/// The 4:2:0 input every GStreamer encoder gets (see the module doc).
+fn i420_caps() -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", "I420")
+        .build()
 }
 
 /// A capsfilter named `name` that lets `caps` through.
@@ -190,7 +184,7 @@ fn configure_encoder(
     height: u32,
 ) -> Result<(), String> {
     let settings = match codec {
-        // jpegenc's only setting is its quality, the rate.
+        // libjpeg-turbo's only setting is its quality, the rate.
         VideoCodec::Mjpeg => Vec::new(),
         VideoCodec::Vp8 | VideoCodec::Vp9 => vpx_settings(codec, width, height),
         VideoCodec::H264 => x264_settings(),
@@ -212,17 +206,85 @@ fn assemble(codec: VideoCodec, elements: &[&gst::Element]) -> Result<gst::Pipeli
     Ok(pipeline)
 }
 
-/// A GStreamer pipeline encoding one stream's frames with one codec.
+/// What encodes the frames.
+enum Backend {
+    /// VP8, VP9, H.264.
+    Gst(Gst),
+    /// MJPEG, in the caller's thread.
+    Jpeg(Box<turbojpeg::Compressor>),
+}
+
+/// A running GStreamer pipeline and the elements it is driven through.
+struct Gst {
+    pipeline: gst::Pipeline,
+    appsrc: gst_app::AppSrc,
+    appsink: gst_app::AppSink,
+    encoder: gst::Element,
+}
+
+impl Gst {
+    /// A pipeline for `codec`, not yet playing.
+    fn new(codec: VideoCodec, width: u32, height: u32, fps: u32) -> Result<Self, String> {
+        let appsrc = appsrc(width, height, fps)?;
+        let convert = make("videoconvert", "convert")?;
+        let i420 = capsfilter("i420", &i420_caps())?;
+        let encoder = make(codec.element(), "encoder")?;
+        let output_caps = gst::Caps::from_str(codec.output_caps())
+            .map_err(|e| format!("bad output caps: {e}"))?;
+        let outcaps = capsfilter("outcaps", &output_caps)?;
+        let appsink = appsink();
+        configure_encoder(&encoder, codec, width, height)?;
+        if width * height >= BIG_FRAME_PIXELS {
+            let _ = set_prop(&convert, "n-threads", &encoder_threads().to_string());
+        }
+        let pipeline = assemble(
+            codec,
+            &[
+                appsrc.upcast_ref(),
+                &convert,
+                &i420,
+                &encoder,
+                &outcaps,
+                appsink.upcast_ref(),
+            ],
+        )?;
+        Ok(Gst {
+            pipeline,
+            appsrc,
+            appsink,
+            encoder,
+        })
+    }
+
+    /// The first error message on the pipeline's bus, if any.
+    fn bus_error(&self) -> Option<String> {
+        let bus = self.pipeline.bus()?;
+        let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
+        match msg.view() {
+            gst::MessageView::Error(err) => {
+                let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                Some(format!("{source}: {}", err.error()))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Gst {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// A GStreamer pipeline (or, for MJPEG, libjpeg-turbo) encoding one
+/// stream's frames with one codec.
 pub struct VideoEncoder {
     codec: VideoCodec,
     width: u32,
     height: u32,
     fps: u32,
     bitrate: u64,
-    pipeline: gst::Pipeline,
-    appsrc: gst_app::AppSrc,
-    appsink: gst_app::AppSink,
-    encoder: gst::Element,
+    backend: Backend,
     /// The first frame's timestamp: stream time starts there.
     first_timestamp_ms: Option<u64>,
     last_pts: Option<gst::ClockTime>,
@@ -275,29 +337,15 @@ impl VideoEncoder {
             bitrate_bps
         };
 
-        let appsrc = appsrc(width, height, fps)?;
-        let convert = make("videoconvert", "convert")?;
-        let i420 = capsfilter("i420", &i420_caps(codec))?;
-        let encoder = make(codec.element(), "encoder")?;
-        let output_caps = gst::Caps::from_str(codec.output_caps())
-            .map_err(|e| format!("bad output caps: {e}"))?;
-        let outcaps = capsfilter("outcaps", &output_caps)?;
-        let appsink = appsink();
-        configure_encoder(&encoder, codec, width, height)?;
-        if width * height >= BIG_FRAME_PIXELS {
-            let _ = set_prop(&convert, "n-threads", &encoder_threads().to_string());
-        }
-        let pipeline = assemble(
-            codec,
-            &[
-                appsrc.upcast_ref(),
-                &convert,
-                &i420,
-                &encoder,
-                &outcaps,
-                appsink.upcast_ref(),
-            ],
-        )?;
+        let backend = if codec == VideoCodec::Mjpeg {
+            let mut jpeg = turbojpeg::Compressor::new()
+                .map_err(|e| format!("cannot make a JPEG compressor: {e}"))?;
+            // 4:2:0, as every codec here gets (and spice-server's MJPEG).
+            jpeg.set_subsamp(turbojpeg::Subsamp::Sub2x2);
+            Backend::Jpeg(Box::new(jpeg))
+        } else {
+            Backend::Gst(Gst::new(codec, width, height, fps)?)
+        };
 
         let this = VideoEncoder {
             codec,
@@ -305,10 +353,7 @@ impl VideoEncoder {
             height,
             fps,
             bitrate,
-            pipeline,
-            appsrc,
-            appsink,
-            encoder,
+            backend,
             first_timestamp_ms: None,
             last_pts: None,
             failed: None,
@@ -319,12 +364,14 @@ impl VideoEncoder {
             jpeg_rate: JpegRate::new(rate::jpeg_quality(bitrate, width, height, fps)),
         };
         this.apply_bitrate();
-        if let Err(e) = this.pipeline.set_state(gst::State::Playing) {
-            let detail = this.bus_error().unwrap_or_else(|| e.to_string());
-            return Err(format!(
-                "cannot start the {} encoder: {detail}",
-                codec.name()
-            ));
+        if let Backend::Gst(gst) = &this.backend {
+            if let Err(e) = gst.pipeline.set_state(gst::State::Playing) {
+                let detail = gst.bus_error().unwrap_or_else(|| e.to_string());
+                return Err(format!(
+                    "cannot start the {} encoder: {detail}",
+                    codec.name()
+                ));
+            }
         }
         Ok(this)
     }
@@ -375,39 +422,31 @@ impl VideoEncoder {
         self.apply_bitrate();
     }
 
-    /// Gives the encoder the current rate (MJPEG: the current quality).
+    /// Gives the encoder the current rate (MJPEG takes the current quality
+    /// with each frame).
     fn apply_bitrate(&self) {
+        let Backend::Gst(gst) = &self.backend else {
+            return;
+        };
         let (name, value) = rate::rate_property(self.codec, self.bitrate, self.jpeg_rate.quality());
-        if let Err(e) = set_prop(&self.encoder, name, &value) {
+        if let Err(e) = set_prop(&gst.encoder, name, &value) {
             red_warning!("cannot set the {} bitrate: {e}", self.codec.name());
         }
     }
 
     /// The next frame will be a keyframe.
     pub fn request_keyframe(&mut self) {
-        if self.codec == VideoCodec::Mjpeg {
+        let Backend::Gst(gst) = &self.backend else {
+            // Every JPEG is a keyframe.
             return;
-        }
+        };
         let event = gst_video::UpstreamForceKeyUnitEvent::builder()
             .all_headers(true)
             .build();
-        if let Some(pad) = self.encoder.static_pad("src") {
+        if let Some(pad) = gst.encoder.static_pad("src") {
             // Handled synchronously by the encoder, which is idle between
             // two encode() calls: the next frame is the keyframe.
             pad.send_event(event);
-        }
-    }
-
-    /// The first error message on the pipeline's bus, if any.
-    fn bus_error(&self) -> Option<String> {
-        let bus = self.pipeline.bus()?;
-        let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
-        match msg.view() {
-            gst::MessageView::Error(err) => {
-                let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
-                Some(format!("{source}: {}", err.error()))
-            }
-            _ => None,
         }
     }
 
@@ -451,13 +490,32 @@ impl VideoEncoder {
                 bgrx.len()
             ));
         }
+        if let Backend::Jpeg(jpeg) = &mut self.backend {
+            jpeg.set_quality(self.jpeg_rate.quality());
+            let image = turbojpeg::Image {
+                pixels: bgrx,
+                width: w,
+                pitch: stride,
+                height: h,
+                format: turbojpeg::PixelFormat::BGRX,
+            };
+            let frame = match jpeg.compress_to_vec(image) {
+                Ok(frame) => frame,
+                Err(e) => return Err(self.fail(format!("JPEG encoder: {e}"))),
+            };
+            self.frame_done(&frame, true);
+            return Ok(Some(frame));
+        }
         let buffer = self.frame_buffer(bgrx, stride, timestamp_ms)?;
+        let Backend::Gst(gst) = &self.backend else {
+            return Ok(None);
+        };
 
         // A frame that came out late for an earlier call is stale now.
-        while self.appsink.try_pull_sample(gst::ClockTime::ZERO).is_some() {}
+        while gst.appsink.try_pull_sample(gst::ClockTime::ZERO).is_some() {}
 
-        if let Err(flow) = self.appsrc.push_buffer(buffer) {
-            let detail = self.bus_error().unwrap_or_else(|| format!("{flow:?}"));
+        if let Err(flow) = gst.appsrc.push_buffer(buffer) {
+            let detail = gst.bus_error().unwrap_or_else(|| format!("{flow:?}"));
             return Err(self.fail(format!("{} encoder: {detail}", self.codec.name())));
         }
         self.pull_frame()
@@ -513,13 +571,16 @@ impl VideoEncoder {
     fn pull_frame(&mut self) -> Result<Option<Vec<u8>>, String> {
         let deadline = Instant::now() + FRAME_TIMEOUT;
         loop {
-            if let Some(sample) = self.appsink.try_pull_sample(PULL_WAIT) {
+            let Backend::Gst(gst) = &self.backend else {
+                return Ok(None);
+            };
+            if let Some(sample) = gst.appsink.try_pull_sample(PULL_WAIT) {
                 return self.take_sample(&sample).map(Some);
             }
-            if let Some(e) = self.bus_error() {
+            if let Some(e) = gst.bus_error() {
                 return Err(self.fail(format!("{} encoder: {e}", self.codec.name())));
             }
-            if self.appsink.is_eos() {
+            if gst.appsink.is_eos() {
                 return Err(self.fail(format!("{} encoder: end of stream", self.codec.name())));
             }
             if Instant::now() >= deadline {
@@ -540,26 +601,22 @@ impl VideoEncoder {
         let map = buffer
             .map_readable()
             .map_err(|e| format!("cannot read an encoded frame: {e}"))?;
-        self.frames_encoded += 1;
-        self.last_keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
         let frame = map.as_slice().to_vec();
-        if self.codec == VideoCodec::Mjpeg {
-            let target_bits = rate::bits_per_frame(self.bitrate, self.fps);
-            if self
-                .jpeg_rate
-                .frame_done(frame.len(), target_bits)
-                .is_some()
-            {
-                // jpegenc takes a new quality between two frames
-                self.apply_bitrate();
-            }
-        }
+        self.frame_done(
+            &frame,
+            !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+        );
         Ok(frame)
     }
-}
 
-impl Drop for VideoEncoder {
-    fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+    /// Counts a frame out of the encoder; MJPEG's rate control learns from
+    /// its size (the next frame takes the new quality).
+    fn frame_done(&mut self, frame: &[u8], keyframe: bool) {
+        self.frames_encoded += 1;
+        self.last_keyframe = keyframe;
+        if self.codec == VideoCodec::Mjpeg {
+            let target_bits = rate::bits_per_frame(self.bitrate, self.fps);
+            self.jpeg_rate.frame_done(frame.len(), target_bits);
+        }
     }
 }
