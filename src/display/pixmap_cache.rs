@@ -22,7 +22,7 @@
 //! enforce its size). An image already cached by another channel of the
 //! same client is cached again under this channel's id.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -54,6 +54,70 @@ impl Key {
     /// What the image costs in the client's cache, in pixels.
     pub fn pixels(&self) -> u64 {
         u64::from(self.width) * u64::from(self.height)
+    }
+}
+
+/// A fast 64-bit hash of `bytes` (four multiply-xor lanes over 8-byte
+/// words, a few GB/s): it only tells which images may have been seen
+/// before, which then get their [`Key`] (SHA-256, several times slower);
+/// most images are seen once, and their digest would be wasted.
+pub fn quick_hash(bytes: &[u8]) -> u64 {
+    const M: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut lanes = [
+        0x243f_6a88_85a3_08d3u64,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    ];
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            *lane = (*lane ^ w).wrapping_mul(M).rotate_left(29);
+        }
+    }
+    let mut hash = bytes.len() as u64;
+    for lane in lanes {
+        hash = (hash ^ lane).wrapping_mul(M).rotate_left(31);
+    }
+    for &byte in blocks.remainder() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(M);
+    }
+    hash ^ (hash >> 32)
+}
+
+/// The quick hashes of the last images sent whole: an image is cached the
+/// second time it is seen, so content seen once (text being typed, a
+/// scrolled-in line) costs the client no cache work and nothing is
+/// evicted for it.
+pub struct SeenBefore {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+    capacity: usize,
+}
+
+impl SeenBefore {
+    pub fn new(capacity: usize) -> Self {
+        SeenBefore {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// Whether `hash` was seen among the last `capacity`; remembers it.
+    pub fn check(&mut self, hash: u64) -> bool {
+        if self.set.contains(&hash) {
+            return true;
+        }
+        if self.order.len() == self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        self.order.push_back(hash);
+        self.set.insert(hash);
+        false
     }
 }
 
@@ -265,6 +329,31 @@ mod tests {
     fn cache(size: u64) -> (Arc<CacheBudget>, PixmapCache) {
         let budget = Arc::new(CacheBudget::new(size, 1));
         (budget.clone(), PixmapCache::new(budget))
+    }
+
+    #[test]
+    fn quick_hash_sees_every_byte() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let base = quick_hash(&data);
+        assert_eq!(base, quick_hash(&data.clone()));
+        for at in [0, 7, 8, 31, 32, 500, 990, 999] {
+            let mut other = data.clone();
+            other[at] ^= 1;
+            assert_ne!(quick_hash(&other), base, "byte {at}");
+        }
+        assert_ne!(quick_hash(&data[..999]), base);
+    }
+
+    #[test]
+    fn seen_before_remembers_the_last_ones() {
+        let mut seen = SeenBefore::new(2);
+        assert!(!seen.check(1));
+        assert!(seen.check(1));
+        assert!(!seen.check(2));
+        assert!(!seen.check(3));
+        // 1 was the oldest of three: forgotten.
+        assert!(!seen.check(1));
+        assert!(seen.check(3));
     }
 
     #[test]
