@@ -211,6 +211,7 @@ fn follow_until(display: &mut Display, cache: &mut ClientCache, rounds: usize) {
 #[test]
 fn repeated_images_come_from_the_cache_within_its_size_over_several_generations() {
     for compression in [
+        ImageCompression::Auto,
         ImageCompression::Glz,
         ImageCompression::Lz,
         ImageCompression::Off,

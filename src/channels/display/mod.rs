@@ -396,8 +396,9 @@ impl DisplayProtocol {
             self.lossy.sent_lossless(rect);
         }
         let lossy_allowed = self.lossy_allowed && !refinement;
-        // Lossless pixels only: the client would cache what it shows.
-        let cache_whole = whole.is_some() && !lossy_allowed && self.codec != ImageCodec::Jpeg;
+        // A whole draw goes through the pixmap cache (JPEG, lossy, never
+        // is cached: it does not go through `send_image`).
+        let cache_whole = whole.is_some() && self.codec != ImageCodec::Jpeg;
         let coding = self.stateless_coding();
         // Another client coded this band of these pixels already: its
         // bytes, without reading the surface.
