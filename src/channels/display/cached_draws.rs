@@ -140,6 +140,11 @@ impl CachedDraws {
         Ok(false)
     }
 
+    /// Whether the image being sent was admitted to the cache.
+    pub fn admitted(&self) -> bool {
+        self.admitted.is_some()
+    }
+
     /// Marks `message`'s image for the client's cache if it was admitted;
     /// its key, for [`CachedDraws::unsent`] should it not go out.
     pub fn mark(&mut self, message: &mut DrawCopy<'_>) -> Option<Key> {

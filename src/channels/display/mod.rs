@@ -433,6 +433,9 @@ impl DisplayProtocol {
         if cache_whole && self.cached.reuse_or_admit(rect, &bytes, out)? {
             return Ok(true);
         }
+        // An image seen again goes lossless, to be cached: from then on it
+        // costs a reference, less than any JPEG.
+        let lossy_allowed = lossy_allowed && !self.cached.admitted();
         let Some(coding) = coding else {
             return match self.glz.clone() {
                 Some(dictionary) => self.send_glz(rect, &bytes, &dictionary, lossy_allowed, out),
