@@ -7,6 +7,7 @@
 pub mod codecs;
 pub mod encoder;
 pub mod motion;
+pub mod pixmap_cache;
 pub mod region;
 pub mod state;
 pub mod stream;

@@ -1,6 +1,6 @@
 //! Display channel (type 2): surfaces, drawing, video streams.
 
-use super::constants::{brush_type, msg, msgc};
+use super::constants::{brush_type, msg, msgc, resource_type};
 use super::error::Result;
 use super::image::Image;
 use super::reader::Reader;
@@ -478,6 +478,30 @@ impl ServerMessage for InvalPalette {
     }
 }
 
+/// INVAL_LIST: drop these pixmaps from the client's image cache. (spice-gtk
+/// has no handler for INVAL_PIXMAP; this is the message it takes.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InvalPixmaps<'a> {
+    /// Cache ids, at most 65535 (the count is a `u16`).
+    pub ids: &'a [u64],
+}
+
+impl ServerMessage for InvalPixmaps<'_> {
+    fn msg_type(&self) -> u16 {
+        msg::display::INVAL_LIST
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
+        let mut w = Writer::new(out);
+        w.u16(len_u16("inval_list count", self.ids.len())?);
+        for &id in self.ids {
+            w.u8(resource_type::PIXMAP);
+            w.u64(id);
+        }
+        Ok(())
+    }
+}
+
 /// GL_DRAW: area updated in the GL scanout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GlDraw {
@@ -805,6 +829,14 @@ mod tests {
             [1, 0, 0, 0]
         );
         assert_eq!(InvalPalette { id: 2 }.to_body().unwrap().len(), 8);
+        let inval = InvalPixmaps { ids: &[5, 0x0102] };
+        assert_eq!(inval.msg_type(), 105);
+        assert_eq!(
+            inval.to_body().unwrap(),
+            [2, 0, 1, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0x02, 0x01, 0, 0, 0, 0, 0, 0]
+        );
+        let too_many = vec![0u64; 65536];
+        assert!(InvalPixmaps { ids: &too_many }.to_body().is_err());
         assert_eq!(GlDraw::default().to_body().unwrap().len(), 16);
         assert_eq!(Mark.msg_type(), 102);
         assert_eq!(Reset.msg_type(), 103);

@@ -11,6 +11,7 @@ declare_channel_pair! {
     protocol DisplayProtocol;
 }
 
+mod cached_draws;
 mod encoded_bands;
 mod lossy;
 pub mod streams;
@@ -52,6 +53,7 @@ use crate::protocol::image::lz4_image_payload;
 use crate::protocol::{
     Caps, ClientMessage, Clip, DisplayBase, DisplayClientMessage, Head, Image, ImageData, Point,
 };
+use cached_draws::CachedDraws;
 use encoded_bands::{Coded, Coding, EncodedBands};
 use lossy::LossyAreas;
 use streams::{ClientStreams, SharedFrames};
@@ -59,6 +61,9 @@ use streams::{ClientStreams, SharedFrames};
 /// Largest area one DRAW_COPY carries, in pixels: big updates go out in
 /// bands, so flow control and other clients get a turn.
 const MAX_DRAW_PIXELS: u32 = 256 * 256;
+
+/// Largest draw sent whole (for the pixmap cache) instead of in bands.
+const MAX_WHOLE_DRAW_PIXELS: u32 = 4 * MAX_DRAW_PIXELS;
 
 /// One display's two channels and the state they send from: what its
 /// worker thread runs.
@@ -119,6 +124,9 @@ pub(crate) struct DisplayProtocol {
     /// does better for now.
     window_pays: WindowPays,
     monitors_config: bool,
+    /// The application's draws, sent whole through the client's pixmap
+    /// cache.
+    cached: CachedDraws,
     /// The playout delay this client's stream frames need.
     playout: PlayoutEstimator,
     /// Where that delay goes: the client's main channel, on the main
@@ -206,6 +214,7 @@ impl DisplayProtocol {
             glz: None,
             window_pays: WindowPays::default(),
             monitors_config: channel_caps.has(cap::display::MONITORS_CONFIG),
+            cached: CachedDraws::new(MAX_WHOLE_DRAW_PIXELS),
             playout: PlayoutEstimator::default(),
             playout_to_main: None,
         }
@@ -286,6 +295,7 @@ impl DisplayProtocol {
         self.lossy.clear();
         self.pending.clear();
         self.pending.add(Rect::new(0, 0, width, height));
+        self.cached.clear_draws();
         self.mark_due = true;
         Ok(())
     }
@@ -344,8 +354,18 @@ impl DisplayProtocol {
 
     /// Sends one band of the pending region; false when nothing is pending.
     fn send_next(&mut self, out: &mut Outbox) -> Result<bool> {
+        let sent = self.send_band(out);
+        // An image admitted to the client's pixmap cache that did not go
+        // out: the client does not have it.
+        self.cached.drop_admitted();
+        sent
+    }
+
+    /// [`Self::send_next`]'s work.
+    fn send_band(&mut self, out: &mut Outbox) -> Result<bool> {
         // What is pending first; then, on an idle link, the lossless
         // pixels of areas that went lossy and settled.
+        let mut whole = None;
         let (rect, refinement) = match self.pending.rects().into_iter().next() {
             Some(first) => {
                 // The first image goes out whole, as spice-server sends it:
@@ -356,7 +376,12 @@ impl DisplayProtocol {
                 } else {
                     (MAX_DRAW_PIXELS / first.width.max(1)).clamp(1, first.height)
                 };
-                let rect = Rect::new(first.x, first.y, first.width, rows);
+                // A draw of the application still wholly pending goes
+                // whole, so the pixmap cache can know it again.
+                if !self.mark_due {
+                    whole = self.cached.next_whole(&self.pending);
+                }
+                let rect = whole.unwrap_or(Rect::new(first.x, first.y, first.width, rows));
                 self.pending.subtract(rect);
                 (rect, false)
             }
@@ -371,13 +396,18 @@ impl DisplayProtocol {
             self.lossy.sent_lossless(rect);
         }
         let lossy_allowed = self.lossy_allowed && !refinement;
+        // A whole draw goes through the pixmap cache (JPEG, lossy, never
+        // is cached: it does not go through `send_image`).
+        let cache_whole = whole.is_some() && self.codec != ImageCodec::Jpeg;
         let coding = self.stateless_coding();
         // Another client coded this band of these pixels already: its
         // bytes, without reading the surface.
         let earlier = coding
             .filter(|_| self.shares_bands)
             .and_then(|coding| lock(&self.encoded_bands).get(rect, coding));
-        if let (Some(Coded::Bytes(coding, coded)), false) = (&earlier, lossy_allowed) {
+        if let (Some(Coded::Bytes(coding, coded)), false, false) =
+            (&earlier, lossy_allowed, cache_whole)
+        {
             red_debug!(
                 "{}x{} band as another client had it coded: {} bytes",
                 rect.width,
@@ -400,11 +430,17 @@ impl DisplayProtocol {
             })?;
             return Ok(true);
         }
+        if cache_whole && self.cached.reuse_or_admit(rect, &bytes, out)? {
+            return Ok(true);
+        }
+        // An image seen again goes lossless, to be cached: from then on it
+        // costs a reference, less than any JPEG.
+        let lossy_allowed = lossy_allowed && !self.cached.admitted();
         let Some(coding) = coding else {
             return match self.glz.clone() {
                 Some(dictionary) => self.send_glz(rect, &bytes, &dictionary, lossy_allowed, out),
                 None => {
-                    out.send(&draw_copy(rect, bitmap(rect, &bytes)))?;
+                    self.send_image(rect, bitmap(rect, &bytes), out)?;
                     Ok(true)
                 }
             };
@@ -436,8 +472,20 @@ impl DisplayProtocol {
             Coded::Bytes(coding, b) => image_data(*coding, b),
             Coded::Bitmap => bitmap(rect, &bytes),
         };
-        out.send(&draw_copy(rect, data))?;
+        self.send_image(rect, data, out)?;
         Ok(true)
+    }
+
+    /// Sends the DRAW_COPY of an image, marked for the client's pixmap
+    /// cache when `cached` admitted it.
+    fn send_image(&mut self, rect: Rect, data: ImageData<'_>, out: &mut Outbox) -> Result {
+        let mut message = draw_copy(rect, data);
+        let marked = self.cached.mark(&mut message);
+        let sent = out.send(&message);
+        if let (Err(_), Some(key)) = (&sent, marked) {
+            self.cached.unsent(&key);
+        }
+        sent
     }
 
     /// The codec of this client's images when its bytes depend on the
@@ -539,7 +587,7 @@ impl DisplayProtocol {
                 // Noise: the bitmap is smaller, and the image leaves the
                 // dictionary unsent.
                 dictionary.forget(id);
-                out.send(&draw_copy(rect, bitmap(rect, bytes)))?;
+                self.send_image(rect, bitmap(rect, bytes), out)?;
                 return Ok(true);
             }
             Err(_) => {
@@ -547,12 +595,12 @@ impl DisplayProtocol {
                 drop(dictionary);
                 let data = match self.code(rect, bytes, Coding::Lz)? {
                     Coded::Bytes(coding, b) => {
-                        out.send(&draw_copy(rect, image_data(coding, &b)))?;
+                        self.send_image(rect, image_data(coding, &b), out)?;
                         return Ok(true);
                     }
                     Coded::Bitmap => bitmap(rect, bytes),
                 };
-                out.send(&draw_copy(rect, data))?;
+                self.send_image(rect, data, out)?;
                 return Ok(true);
             }
         };
@@ -590,7 +638,7 @@ impl DisplayProtocol {
             }
             None => ImageData::GlzRgb(&payload),
         };
-        let sent = out.send(&draw_copy(rect, data));
+        let sent = self.send_image(rect, data, out);
         if sent.is_err() {
             dictionary.forget(id);
         }
@@ -767,7 +815,7 @@ impl ChannelProtocol for DisplayProtocol {
 
     fn handle(
         &mut self,
-        _rcc: &ChannelClient,
+        rcc: &ChannelClient,
         message: ClientMessage<'_>,
         out: &mut Outbox,
     ) -> Result {
@@ -838,10 +886,13 @@ impl ChannelProtocol for DisplayProtocol {
                 Ok(())
             }
             ClientMessage::Display(DisplayClientMessage::Init {
+                pixmap_cache_id,
+                pixmap_cache_size,
                 glz_dictionary_id,
                 glz_dictionary_window_size,
-                ..
             }) => {
+                self.cached
+                    .init(rcc.client(), pixmap_cache_id, pixmap_cache_size);
                 // The window is in pixels; none means no GLZ.
                 if let Ok(window @ 1..) = u32::try_from(glz_dictionary_window_size) {
                     self.glz_init = Some((glz_dictionary_id, window));
@@ -987,6 +1038,7 @@ fn forward_damage(channels: &DisplayChannels, rect: Rect) {
                 p.streams.clip(stream, rect, out)?;
             }
             p.pending.add(rect);
+            p.cached.drawn(rect);
             Ok(())
         });
         return;
