@@ -399,7 +399,7 @@ impl DisplayProtocol {
         // A whole draw goes through the pixmap cache (JPEG, lossy, never
         // is cached: it does not go through `send_image`).
         let cache_whole = whole.is_some() && self.codec != ImageCodec::Jpeg;
-        let coding = self.stateless_coding();
+        let coding = self.stateless_coding(lossy::wraps_glz(&out.link));
         // Another client coded this band of these pixels already: its
         // bytes, without reading the surface.
         let earlier = coding
@@ -491,7 +491,10 @@ impl DisplayProtocol {
     /// The codec of this client's images when its bytes depend on the
     /// pixels alone (and can be shared with other clients); `None` for
     /// GLZ while its dictionary pays, and for bitmaps.
-    fn stateless_coding(&mut self) -> Option<Coding> {
+    ///
+    /// On a slow link (`zlib_glz`) GLZ stays: wrapped in zlib it takes
+    /// half LZ's bytes on text, which is what counts there.
+    fn stateless_coding(&mut self, zlib_glz: bool) -> Option<Coding> {
         match self.codec {
             ImageCodec::Raw => None,
             ImageCodec::Lz4 => Some(Coding::Lz4),
@@ -499,7 +502,7 @@ impl DisplayProtocol {
             // No DISPLAY_INIT (or no window) yet: LZ meanwhile.
             ImageCodec::Glz if self.glz.is_none() => Some(Coding::Lz),
             // The dictionary does not pay for now: LZ.
-            ImageCodec::Glz if !self.window_pays.use_glz() => Some(Coding::Lz),
+            ImageCodec::Glz if !zlib_glz && !self.window_pays.use_glz() => Some(Coding::Lz),
             ImageCodec::Glz => None,
             // Every client decodes QUIC: there is no capability for it.
             ImageCodec::Quic => Some(Coding::Quic),
