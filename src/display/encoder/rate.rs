@@ -1,6 +1,6 @@
 //! Rate models: the frame rate and bitrate an encoder starts with, how a
 //! bitrate becomes each encoder's setting, and MJPEG's rate control
-//! (jpegenc has a quality, not a bitrate).
+//! (libjpeg-turbo has a quality, not a bitrate).
 
 use super::codec::VideoCodec;
 
@@ -24,7 +24,7 @@ const VPX_MIN_BITRATE: u64 = 1000;
 /// x264enc's largest `bitrate` (kbit/s), the property's own bound.
 const X264_MAX_KBPS: u64 = 2_048_000;
 
-/// The JPEG qualities MJPEG uses (jpegenc takes 0..=100): the ends of the
+/// The JPEG qualities MJPEG uses (libjpeg-turbo takes 1..=100): the ends of the
 /// bitrate → quality curve and the bounds of its rate control.
 const JPEG_QUALITY_MIN: i32 = 10;
 const JPEG_QUALITY_MAX: i32 = 95;
@@ -105,7 +105,7 @@ pub(super) fn jpeg_quality(bitrate: u64, width: u32, height: u32, fps: u32) -> i
     last.1 as i32
 }
 
-/// Rate control for MJPEG, which has none of its own: jpegenc takes a
+/// Rate control for MJPEG, which has none of its own: libjpeg-turbo takes a
 /// quality, and the bytes a quality gives depend on the picture (grain and
 /// detail cost several times what smooth areas do). After each frame the
 /// quality moves towards the one whose frames fit the bitrate; JPEG frames
