@@ -396,6 +396,17 @@ fn workloads(w: usize, h: usize) -> Vec<Box<dyn Workload>> {
     ]
 }
 
+/// A band of x8r8g8b8 bytes as the codecs take it.
+fn rgb32(width: u32, height: u32, bytes: &[u8]) -> Pixels<'_> {
+    Pixels {
+        kind: ImageType::Rgb32,
+        width,
+        height,
+        stride: width as usize * 4,
+        data: bytes,
+    }
+}
+
 /// A codec: encodes a band of x8r8g8b8 bytes, returns the bytes on the
 /// wire (the image data, not the descriptor).
 trait Codec {
@@ -436,13 +447,7 @@ impl Codec for Lz {
     }
     fn encode(&mut self, width: u32, height: u32, bytes: &[u8]) -> usize {
         self.1.clear();
-        let image = Pixels {
-            kind: ImageType::Rgb32,
-            width,
-            height,
-            stride: width as usize * 4,
-            data: bytes,
-        };
+        let image = rgb32(width, height, bytes);
         self.0.encode(&image, &mut self.1).unwrap();
         // the channel sends a bitmap where LZ does not shrink
         self.1.len().min(bytes.len())
@@ -458,13 +463,7 @@ impl Codec for Glz {
     }
     fn encode(&mut self, width: u32, height: u32, bytes: &[u8]) -> usize {
         self.2.clear();
-        let image = Pixels {
-            kind: ImageType::Rgb32,
-            width,
-            height,
-            stride: width as usize * 4,
-            data: bytes,
-        };
+        let image = rgb32(width, height, bytes);
         match self.0.encode(&image, &mut self.2) {
             Ok(id) if self.2.len() >= bytes.len() => {
                 // a bitmap goes instead; the image leaves the dictionary
@@ -512,13 +511,7 @@ impl Codec for GlzOrLz {
             return n;
         }
         self.2.clear();
-        let image = Pixels {
-            kind: ImageType::Rgb32,
-            width,
-            height,
-            stride: width as usize * 4,
-            data: bytes,
-        };
+        let image = rgb32(width, height, bytes);
         self.0 .1.encode(&image, &mut self.2).unwrap();
         self.2.len().min(bytes.len())
     }
@@ -571,13 +564,7 @@ impl Codec for Jpeg {
     }
     fn encode(&mut self, width: u32, height: u32, bytes: &[u8]) -> usize {
         self.3.clear();
-        let image = Pixels {
-            kind: ImageType::Rgb32,
-            width,
-            height,
-            stride: width as usize * 4,
-            data: bytes,
-        };
+        let image = rgb32(width, height, bytes);
         self.0.encode(&image, self.1, &mut self.3).unwrap();
         self.3.len()
     }

@@ -132,7 +132,7 @@ impl StreamDetector {
         }
         let (over, kept) = std::mem::take(&mut self.streams)
             .into_iter()
-            .partition(|s| contains(rect, s.rect));
+            .partition(|s| rect.contains(s.rect));
         self.streams = kept;
         detection.ended = over;
         detection.clipped = self
@@ -182,7 +182,7 @@ impl StreamDetector {
         // Other candidates this rectangle covers whole are not video (one
         // drawn over in part, like a video under a window, still is).
         self.candidates
-            .retain(|c| c.rect == rect || !contains(rect, c.rect));
+            .retain(|c| c.rect == rect || !rect.contains(c.rect));
         if hits >= start_frames && self.streams.len() < MAX_STREAMS {
             let id = (0..MAX_STREAMS as u32)
                 .find(|id| !self.streams.iter().any(|s| s.id == *id))
@@ -198,19 +198,6 @@ impl StreamDetector {
         }
         detection
     }
-}
-
-/// Whether `outer` covers all of `inner`.
-fn contains(outer: Rect, inner: Rect) -> bool {
-    let end = |r: Rect| {
-        (
-            i64::from(r.x) + i64::from(r.width),
-            i64::from(r.y) + i64::from(r.height),
-        )
-    };
-    let (ox2, oy2) = end(outer);
-    let (ix2, iy2) = end(inner);
-    outer.x <= inner.x && outer.y <= inner.y && ox2 >= ix2 && oy2 >= iy2
 }
 
 pub(crate) fn intersects(a: Rect, b: Rect) -> bool {

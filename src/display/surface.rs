@@ -24,6 +24,19 @@ impl Rect {
         self.width == 0 || self.height == 0
     }
 
+    /// Whether `self` covers all of `inner`.
+    pub fn contains(&self, inner: Rect) -> bool {
+        let end = |r: &Rect| {
+            (
+                i64::from(r.x) + i64::from(r.width),
+                i64::from(r.y) + i64::from(r.height),
+            )
+        };
+        let (ox2, oy2) = end(self);
+        let (ix2, iy2) = end(&inner);
+        self.x <= inner.x && self.y <= inner.y && ox2 >= ix2 && oy2 >= iy2
+    }
+
     /// The part of `self` inside a `width`×`height` surface.
     pub fn clip_to(&self, width: u32, height: u32) -> Rect {
         let x1 = i64::from(self.x).max(0);
@@ -81,12 +94,7 @@ impl Overlay {
     }
 
     fn contains(&self, rect: Rect) -> bool {
-        rect.x >= self.rect.x
-            && rect.y >= self.rect.y
-            && i64::from(rect.x) + i64::from(rect.width)
-                <= i64::from(self.rect.x) + i64::from(self.rect.width)
-            && i64::from(rect.y) + i64::from(rect.height)
-                <= i64::from(self.rect.y) + i64::from(self.rect.height)
+        self.rect.contains(rect)
     }
 
     /// The part of `rect` under the overlay.

@@ -84,18 +84,6 @@ pub struct LossyAreas {
     due: Region,
 }
 
-fn contains(outer: Rect, inner: Rect) -> bool {
-    let (ox2, oy2) = (
-        i64::from(outer.x) + i64::from(outer.width),
-        i64::from(outer.y) + i64::from(outer.height),
-    );
-    let (ix2, iy2) = (
-        i64::from(inner.x) + i64::from(inner.width),
-        i64::from(inner.y) + i64::from(inner.height),
-    );
-    inner.x >= outer.x && inner.y >= outer.y && ix2 <= ox2 && iy2 <= oy2
-}
-
 fn bounding_box(a: Rect, b: Rect) -> Rect {
     let x1 = a.x.min(b.x);
     let y1 = a.y.min(b.y);
@@ -114,7 +102,7 @@ impl LossyAreas {
     /// `rect` went out lossy at `now`.
     pub fn sent_lossy(&mut self, rect: Rect, now: Instant) {
         self.due.subtract(rect);
-        self.areas.retain(|(area, _)| !contains(rect, *area));
+        self.areas.retain(|(area, _)| !rect.contains(*area));
         self.push(rect, now);
     }
 
@@ -135,7 +123,7 @@ impl LossyAreas {
     /// `rect` went out lossless: what it covers is exact on the client.
     pub fn sent_lossless(&mut self, rect: Rect) {
         self.due.subtract(rect);
-        self.areas.retain(|(area, _)| !contains(rect, *area));
+        self.areas.retain(|(area, _)| !rect.contains(*area));
     }
 
     /// The client copied `src` to `dest` (COPY_BITS): lossy pixels moved
@@ -158,7 +146,7 @@ impl LossyAreas {
             .filter_map(|r| intersection(r, src))
             .map(moved)
             .collect();
-        self.areas.retain(|(area, _)| !contains(dest, *area));
+        self.areas.retain(|(area, _)| !dest.contains(*area));
         self.due.subtract(dest);
         for (area, at) in areas {
             self.push(area, at);
