@@ -35,3 +35,26 @@ pub fn socket_send_queue(fd: std::os::fd::RawFd) -> Option<usize> {
     }
     usize::try_from(queued).ok()
 }
+
+/// The largest segment a TCP socket sends (`TCP_MAXSEG`); `None` where the
+/// socket does not say (not TCP, or the call fails).
+pub fn tcp_max_segment(fd: std::os::fd::RawFd) -> Option<usize> {
+    let mut segment: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: TCP_MAXSEG writes one int through the pointer and its size
+    // through `len`, both live locals of the sizes given; a bad or non-TCP
+    // fd only makes it fail.
+    let result = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_MAXSEG,
+            &mut segment as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if result < 0 {
+        return None;
+    }
+    usize::try_from(segment).ok().filter(|&s| s > 0)
+}

@@ -439,6 +439,10 @@ pub(crate) fn attach(
         drain_source: None,
         last_drain: None,
     };
+    // What delayed ACKs can leave unacknowledged (see `LinkEstimator`).
+    if let Some(segment) = crate::base::sys::tcp_max_segment(io.socket.raw_fd()) {
+        io.out.link.set_segment_size(segment);
+    }
     let started = io
         .protocol
         .start(rcc, &mut io.out)

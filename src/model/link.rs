@@ -35,6 +35,9 @@ const RESET_SPAN_NS: u64 = 300_000_000;
 /// The lowest estimate (bytes/s): a peer that read nothing for a while
 /// still has a link.
 const MIN_BANDWIDTH: f64 = 1000.0;
+/// The segment size assumed where the socket does not say: Ethernet's
+/// MTU less IP and TCP headers with timestamps.
+const DEFAULT_SEGMENT: usize = 1448;
 /// Weight of a new round trip in the average.
 const RTT_GAIN: f64 = 0.25;
 /// Bytes sent for this long without the queue staying busy long enough to
@@ -80,9 +83,27 @@ pub struct LinkEstimator {
     bandwidth: Option<f64>,
     rtt: Option<Duration>,
     min_rtt: Option<Duration>,
+    /// The socket's largest segment (`TCP_MAXSEG`); 0 while not known.
+    segment: usize,
 }
 
 impl LinkEstimator {
+    /// The socket sends segments of at most `bytes`: a peer's delayed
+    /// ACKs leave up to two of them unacknowledged.
+    pub fn set_segment_size(&mut self, bytes: usize) {
+        self.segment = bytes;
+    }
+
+    /// Bytes that may stay queued only because the peer delays its ACKs
+    /// (it acknowledges at least every second full segment).
+    fn ack_slack(&self) -> usize {
+        2 * if self.segment > 0 {
+            self.segment
+        } else {
+            DEFAULT_SEGMENT
+        }
+    }
+
     /// `n` more bytes were handed to the kernel.
     pub fn wrote(&mut self, n: usize) {
         self.written += n as u64;
@@ -120,12 +141,21 @@ impl LinkEstimator {
                 let span = now_ns.saturating_sub(t0);
                 if span >= MIN_SPAN_NS {
                     let rate = delivered.saturating_sub(d0) as f64 * 1e9 / span as f64;
-                    let raises = self.bandwidth.is_none_or(|b| rate > b);
+                    // An estimate only rises from a stretch that did not
+                    // keep the link busy: it says the link is at least
+                    // that fast, not how fast.
+                    let raises = self.bandwidth.is_some_and(|b| rate > b);
+                    // Producers not held and no more left than delayed
+                    // ACKs hold back: the sender, not the link, set the
+                    // pace, and the stretch starts again. (Counting such
+                    // stretches measured a fast link at the bytes offered
+                    // per frame, and the display went lossy on loopback.)
+                    let link_limited = held || queued > self.ack_slack();
                     // Nothing drained while producers were not held: the
                     // peer may not have acknowledged yet (delayed ACKs);
                     // the stretch goes on until something drains, and
                     // counts then with its time.
-                    if queued > 0 && (held || rate > 0.0) {
+                    if queued > 0 && link_limited && (held || rate > 0.0) {
                         self.busy_start = Some((now_ns, delivered, false));
                         changed = self.measured(rate, span);
                         self.measured_at = Some((now_ns, self.written));
@@ -135,8 +165,13 @@ impl LinkEstimator {
                                 delivered.saturating_sub(pd0) as f64 * 1e9 / period as f64;
                             changed |= self.far_below(average);
                         }
-                    } else if raises {
-                        changed = self.measured(rate, span);
+                    } else {
+                        if queued > 0 && !link_limited {
+                            self.busy_start = Some((now_ns, delivered, false));
+                        }
+                        if raises {
+                            changed = self.measured(rate, span);
+                        }
                     }
                     if let Some(period) = &mut self.busy_period {
                         period.2 &= held;
@@ -550,6 +585,34 @@ mod tests {
             "measured {} bit/s",
             est.bandwidth_bps()
         );
+    }
+
+    #[test]
+    fn delayed_acks_on_a_fast_link_measure_nothing() {
+        // Loopback: 100 KB every 200 ms reach the peer at once, but it
+        // acknowledges the last segment only after the next write. The
+        // old estimator took 100 KB per 200 ms (4 Mbit/s) for the link.
+        for segment in [1448, 65483] {
+            let mut est = LinkEstimator::default();
+            est.set_segment_size(segment);
+            let mut t = 0;
+            for _ in 0..50 {
+                est.sample(t, segment, 0);
+                est.wrote(100_000);
+                est.sample(t, 100_000 + segment, 0);
+                t += 200 * MS;
+            }
+            assert_eq!(est.bandwidth_bps(), 0, "segment {segment}");
+            // A measured estimate only rises from such stretches.
+            est.bandwidth = Some(1e9);
+            for _ in 0..50 {
+                est.sample(t, segment, 0);
+                est.wrote(100_000);
+                est.sample(t, 100_000 + segment, 0);
+                t += 200 * MS;
+            }
+            assert!(est.bandwidth_bps() >= 8_000_000_000, "segment {segment}");
+        }
     }
 
     #[test]
