@@ -125,7 +125,7 @@ pub struct DisplayState {
 
 /// The share of a link's bandwidth a stream may use: the rest carries the
 /// other channels and the images around the stream.
-const LINK_SHARE_PERCENT: u64 = 80;
+const LINK_SHARE_PERCENT: u64 = 30;
 /// Draws smaller than this are not searched for moved content: their
 /// bytes cost less than the search.
 const MIN_MOVE_SEARCH_PIXELS: u64 = 256 * 256;

@@ -17,7 +17,7 @@ use crate::base::sync::lock;
 use crate::model::channel::ChannelExt;
 use crate::model::channel_client::{disconnect_on_own_thread, ChannelClient, ChannelClientExt};
 use crate::model::error::ConnectionError;
-use crate::model::link::{LinkEstimator, MAX_QUEUE_BYTES};
+use crate::model::link::{LinkEstimator, DRAIN_SAMPLE_INTERVAL, MAX_QUEUE_BYTES};
 use crate::model::messages::MainMessage;
 use crate::model::transport::Transport;
 use crate::protocol::common_messages::{CommonClientMessage, Ping, SetAck};
@@ -592,6 +592,9 @@ fn note_handler_thread(rcc: &ChannelClient) {
 /// Lets the protocol produce while there is room, writing as it goes.
 fn pump(io: &mut ChannelIo, rcc: &ChannelClient) -> Result {
     let result = pump_queue(io, rcc);
+    if result.is_ok() && io.out.kernel_queued > io.out.link.ack_slack() {
+        sample_the_drain(io, rcc);
+    }
     let change = io.out.take_link_change();
     if change.bandwidth.is_some() || change.round_trip {
         tell_link_change(rcc, change);
@@ -686,6 +689,30 @@ fn wait_for_drain(io: &mut ChannelIo, rcc: &ChannelClient) {
         let _ = finish(&rcc, result);
         glib::ControlFlow::Break
     });
+    io.drain_source = Some(source);
+}
+
+/// Looks at the kernel's queue again shortly while it drains, so that
+/// the link estimate sees the drain's pace (`LinkEstimator::sample`).
+fn sample_the_drain(io: &mut ChannelIo, rcc: &ChannelClient) {
+    if io.drain_source.is_some() {
+        return;
+    }
+    let Some(channel) = rcc.channel() else { return };
+    let weak = rcc.downgrade();
+    let source = channel
+        .core()
+        .timeout_add(DRAIN_SAMPLE_INTERVAL, move || {
+            let Some(rcc) = weak.upgrade() else {
+                return glib::ControlFlow::Break;
+            };
+            let result = with_io(&rcc, |io, _| {
+                io.drain_source = None;
+                Ok(())
+            });
+            let _ = finish(&rcc, result);
+            glib::ControlFlow::Break
+        });
     io.drain_source = Some(source);
 }
 

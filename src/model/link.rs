@@ -23,7 +23,11 @@ pub const FRAME_INTERVAL: Duration = Duration::from_millis(33);
 const QUEUE_FRAMES: u32 = 2;
 /// A drain measurement spans at least this long: shorter ones are mostly
 /// the kernel's timer granularity.
-const MIN_SPAN_NS: u64 = 20_000_000;
+const MIN_SPAN_NS: u64 = 10_000_000;
+/// While more than delayed ACKs explain is queued in the kernel, its
+/// queue is looked at this often (`model::connection`): a frame that
+/// drains within its interval is measured only by looks during the drain.
+pub const DRAIN_SAMPLE_INTERVAL: Duration = Duration::from_millis(3);
 /// Time constant of the bandwidth average (s): each measurement weighs
 /// by the time it spans, so stretches in which the peer read nothing (a
 /// small receive window drains in bursts) count as much as the bursts.
@@ -83,6 +87,8 @@ pub struct LinkEstimator {
     bandwidth: Option<f64>,
     rtt: Option<Duration>,
     min_rtt: Option<Duration>,
+    /// Producers were held at a look since the estimate was last measured.
+    held_since_measured: bool,
     /// The socket's largest segment (`TCP_MAXSEG`); 0 while not known.
     segment: usize,
 }
@@ -96,7 +102,7 @@ impl LinkEstimator {
 
     /// Bytes that may stay queued only because the peer delays its ACKs
     /// (it acknowledges at least every second full segment).
-    fn ack_slack(&self) -> usize {
+    pub fn ack_slack(&self) -> usize {
         2 * if self.segment > 0 {
             self.segment
         } else {
@@ -159,6 +165,7 @@ impl LinkEstimator {
                         self.busy_start = Some((now_ns, delivered, false));
                         changed = self.measured(rate, span);
                         self.measured_at = Some((now_ns, self.written));
+                        self.held_since_measured = false;
                         let period = now_ns.saturating_sub(p0);
                         if held && period_held && period >= RESET_SPAN_NS {
                             let average =
@@ -187,20 +194,27 @@ impl LinkEstimator {
                 self.busy_period = None;
             }
         }
+        self.held_since_measured |= now.held;
         self.last = Some(now);
         changed | self.probe(now_ns)
     }
 
-    /// Doubles an estimate that bytes sent since have not confirmed.
+    /// Doubles an estimate that bytes sent since have not confirmed, when
+    /// it held producers back: a sender that keeps itself well within the
+    /// link (a stream at its share) says nothing of how much faster it is.
     fn probe(&mut self, now_ns: u64) -> bool {
         let (Some(bandwidth), Some((at, written))) = (self.bandwidth, self.measured_at) else {
             return false;
         };
-        if now_ns.saturating_sub(at) < PROBE_AFTER_NS || self.written == written {
+        if now_ns.saturating_sub(at) < PROBE_AFTER_NS
+            || self.written == written
+            || !self.held_since_measured
+        {
             return false;
         }
         self.bandwidth = Some((bandwidth * 2.0).min(PROBE_MAX));
         self.measured_at = Some((now_ns, self.written));
+        self.held_since_measured = false;
         true
     }
 
@@ -314,10 +328,13 @@ const PLAYOUT_MARGIN_MS: f64 = 5.0;
 /// seconds (the transit swings within every few frames as the queue fills
 /// and drains; the delay follows the top of the swing, not each frame).
 const PLAYOUT_DECAY_S: f64 = 2.0;
-/// A lower delay is given only when it is this much lower, and not more
+/// A lower delay is given only when it is lower by a quarter of the
+/// current one (and at least `PLAYOUT_HYSTERESIS_MIN_MS`), and not more
 /// often than every `PLAYOUT_LOWER_INTERVAL_NS`; a higher one at once
-/// (with the same headroom), since frames would be late.
-const PLAYOUT_HYSTERESIS_MS: u32 = 30;
+/// (with headroom), since frames would be late. A fixed 30 ms step left a
+/// delay under 40 ms where a single late frame had put it: loopback
+/// streams stayed 15 to 20 ms later than they needed.
+const PLAYOUT_HYSTERESIS_MIN_MS: u32 = 4;
 const PLAYOUT_HEADROOM_MS: u32 = 10;
 const PLAYOUT_LOWER_INTERVAL_NS: u64 = 2_000_000_000;
 /// Reports on frames stamped less than this after a change may have been
@@ -413,7 +430,7 @@ impl PlayoutEstimator {
         let target = target.clamp(PLAYOUT_MIN_MS, PLAYOUT_MAX_MS);
         let next = if target > self.given {
             (target + PLAYOUT_HEADROOM_MS).min(PLAYOUT_MAX_MS)
-        } else if target + PLAYOUT_HYSTERESIS_MS <= self.given
+        } else if target + (self.given / 4).max(PLAYOUT_HYSTERESIS_MIN_MS) <= self.given
             && self
                 .changed_ns
                 .is_none_or(|t| now_ns.saturating_sub(t) >= PLAYOUT_LOWER_INTERVAL_NS)
@@ -676,12 +693,23 @@ mod tests {
             measured_at: Some((0, 0)),
             ..Default::default()
         };
-        // Bytes go out and the queue never builds up: the link is faster.
+        // Bytes within the bound go out and the queue never builds up: the
+        // sender keeps within the link, whose speed it says nothing of.
         let mut t = 0;
         for _ in 0..100 {
             t += 50 * MS;
             est.wrote(10_000);
             est.sample(t, 0, 0);
+        }
+        assert_eq!(est.bandwidth_bps(), 8_000_000);
+        // The bound is filled at every look and is gone at the next: the
+        // link is faster.
+        for _ in 0..100 {
+            t += 50 * MS;
+            est.sample(t, 0, 0);
+            let bound = est.queue_bound();
+            est.wrote(bound);
+            est.sample(t, bound, 0);
         }
         assert!(
             est.bandwidth_bps() >= 8 * 4_000_000,
@@ -756,6 +784,20 @@ mod tests {
         let t = s + 40 * 300 * MS;
         let raised = p.report(t, (t / MS) as u32, -25, 2, 18);
         assert_eq!(raised, Some(69));
+    }
+
+    #[test]
+    fn a_small_delay_comes_down_after_a_late_frame() {
+        // Loopback: 2 ms of transit, 10 ms of delay; one frame takes 12
+        // (12 * 1.25 + 5, with headroom: 30).
+        let mut p = PlayoutEstimator::default();
+        assert_eq!(p.frame(0, Duration::from_millis(2)), Some(PLAYOUT_MIN_MS));
+        assert_eq!(p.frame(33 * MS, Duration::from_millis(12)), Some(30));
+        let lowered: Vec<_> = (2..300u64)
+            .filter_map(|i| p.frame(i * 33 * MS, Duration::from_millis(2)))
+            .collect();
+        // (Under the old fixed 30 ms step it stayed at 30.)
+        assert!(lowered.last().is_some_and(|&d| d <= 12), "{lowered:?}");
     }
 
     #[test]
