@@ -294,6 +294,9 @@ main (int argc, char **argv)
   GIOChannel *in;
   GString *json;
 
+  /* stdout carries the JSON lines: GLib's debug and info messages
+   * (G_MESSAGES_DEBUG) go to stderr, which REDSPICE_BENCH_SERVER_LOG keeps */
+  g_log_writer_default_set_use_stderr (TRUE);
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error)) {
     g_printerr ("%s\n", error->message);

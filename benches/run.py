@@ -90,7 +90,15 @@ class Peer:
 
     def __init__(self, argv, name, env=None):
         self.name = name
-        self.errors = tempfile.TemporaryFile(mode="w+")
+        # REDSPICE_BENCH_SERVER_LOG=FILE appends each server's stderr there
+        # (with G_MESSAGES_DEBUG=redspice, its debug log)
+        log = os.environ.get("REDSPICE_BENCH_SERVER_LOG")
+        if log and name.endswith("-bench-server"):
+            self.errors = open(log, "a+")
+            self.errors.write("== %s\n" % " ".join(argv))
+            self.errors.flush()
+        else:
+            self.errors = tempfile.TemporaryFile(mode="w+")
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=self.errors, env=env)

@@ -109,6 +109,8 @@ pub(crate) struct Outbox {
     /// The bandwidth the application was last told about (bits/s), and
     /// when.
     told_bandwidth: (u64, Option<Instant>),
+    /// Messages sent, by type: (type, count, bytes); logged at the end.
+    sent: Vec<(u16, u64, u64)>,
 }
 
 impl Outbox {
@@ -130,6 +132,7 @@ impl Outbox {
             kernel_queued: 0,
             rtt_changed: false,
             told_bandwidth: (0, None),
+            sent: Vec::new(),
         }
     }
 
@@ -148,6 +151,14 @@ impl Outbox {
         // queue should take what it holds.
         if frame.capacity() > frame.len() + frame.len() / 8 {
             frame.shrink_to_fit();
+        }
+        let msg_type = message.msg_type();
+        match self.sent.iter_mut().find(|(t, _, _)| *t == msg_type) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 += frame.len() as u64;
+            }
+            None => self.sent.push((msg_type, 1, frame.len() as u64)),
         }
         self.queued_bytes += frame.len();
         self.queued_memory += memory_of(&frame);
@@ -700,19 +711,17 @@ fn sample_the_drain(io: &mut ChannelIo, rcc: &ChannelClient) {
     }
     let Some(channel) = rcc.channel() else { return };
     let weak = rcc.downgrade();
-    let source = channel
-        .core()
-        .timeout_add(DRAIN_SAMPLE_INTERVAL, move || {
-            let Some(rcc) = weak.upgrade() else {
-                return glib::ControlFlow::Break;
-            };
-            let result = with_io(&rcc, |io, _| {
-                io.drain_source = None;
-                Ok(())
-            });
-            let _ = finish(&rcc, result);
-            glib::ControlFlow::Break
+    let source = channel.core().timeout_add(DRAIN_SAMPLE_INTERVAL, move || {
+        let Some(rcc) = weak.upgrade() else {
+            return glib::ControlFlow::Break;
+        };
+        let result = with_io(&rcc, |io, _| {
+            io.drain_source = None;
+            Ok(())
         });
+        let _ = finish(&rcc, result);
+        glib::ControlFlow::Break
+    });
     io.drain_source = Some(source);
 }
 
@@ -767,6 +776,15 @@ pub(crate) fn disconnect_after(rcc: &ChannelClient, error: &ConnectionError) {
 
 /// Closes the connection's socket and its write watch (on disconnection).
 pub(crate) fn close(io: ChannelIo) {
+    if !io.out.sent.is_empty() {
+        let mut sent = io.out.sent.clone();
+        sent.sort_by_key(|&(_, _, bytes)| std::cmp::Reverse(bytes));
+        let list: Vec<_> = sent
+            .iter()
+            .map(|(t, n, bytes)| format!("type {t}: {n} messages, {} KiB", bytes / 1024))
+            .collect();
+        red_debug!("channel {} sent {}", io.channel_type, list.join("; "));
+    }
     for source in [io.write_source, io.drain_source].into_iter().flatten() {
         source.destroy();
     }
