@@ -82,6 +82,10 @@ pub struct StreamDetector {
 }
 
 const MAX_CANDIDATES: usize = 32;
+/// A candidate seen this many times in a row at video rate is moving
+/// content: its photo-like updates may go lossy before its stream starts
+/// (`at_video_rate`).
+const VIDEO_RATE_HITS: u32 = 3;
 
 impl StreamDetector {
     pub fn streams(&self) -> &[Stream] {
@@ -90,6 +94,20 @@ impl StreamDetector {
 
     pub fn stream(&self, id: u32) -> Option<&Stream> {
         self.streams.iter().find(|s| s.id == id)
+    }
+
+    /// Whether `rect` lies in an area updated at video rate right now (a
+    /// candidate seen `VIDEO_RATE_HITS` times in a row, last within the
+    /// gap), on its way to become a stream: what is drawn there will be
+    /// replaced within a frame interval, and goes lossy as stream frames
+    /// would. Never while streaming is off.
+    pub fn at_video_rate(&self, rect: Rect, now: Instant) -> bool {
+        self.config.mode != StreamingVideo::Off
+            && self.candidates.iter().any(|c| {
+                c.hits >= VIDEO_RATE_HITS
+                    && now.duration_since(c.last) <= self.config.max_gap
+                    && c.rect.contains(rect)
+            })
     }
 
     /// Ends every stream (resize, or streaming switched off).
@@ -248,6 +266,33 @@ mod tests {
         let gone = d.expire(t0 + Duration::from_millis(33 * 5 + 1000));
         assert_eq!(gone.len(), 1);
         assert!(d.streams().is_empty());
+    }
+
+    #[test]
+    fn an_area_is_at_video_rate_after_three_quick_updates_until_they_stop() {
+        let mut d = detector(StreamingVideo::Filter);
+        let r = Rect::new(10, 10, 320, 180);
+        let band = Rect::new(10, 50, 320, 20);
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        d.on_damage(r, at(0));
+        d.on_damage(r, at(33));
+        assert!(!d.at_video_rate(band, at(40)));
+        d.on_damage(r, at(66));
+        assert!(d.at_video_rate(band, at(70)));
+        assert!(d.at_video_rate(r, at(70)));
+        assert!(!d.at_video_rate(Rect::new(0, 0, 40, 40), at(70)));
+        // Updates stopped: no longer.
+        assert!(!d.at_video_rate(band, at(66 + 201)));
+        // Slow updates never are, nor anything with streaming off.
+        let mut slow = detector(StreamingVideo::Filter);
+        let mut off = detector(StreamingVideo::Off);
+        for i in 0..10 {
+            slow.on_damage(r, at(300 * i));
+            off.on_damage(r, at(33 * i));
+        }
+        assert!(!slow.at_video_rate(band, at(2700)));
+        assert!(!off.at_video_rate(band, at(300)));
     }
 
     #[test]

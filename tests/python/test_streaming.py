@@ -3,6 +3,7 @@ GStreamer: detection, each installed codec, frame rate, quality, the
 lossless end, encode-once across clients, and clients without codecs."""
 
 import math
+import random
 import struct
 import time
 
@@ -248,3 +249,46 @@ def test_drawing_over_part_of_a_stream_clips_it():
     finally:
         client.close()
         server.stop()
+
+
+def test_a_photo_drawn_at_video_rate_goes_lossy_before_its_stream_and_exact_after():
+    """Before a stream starts (20 frames), a photo-like area drawn at video
+    rate goes as JPEG even on loopback: it is replaced within a frame
+    interval, as stream frames are. With streaming off the same frames go
+    losslessly. Either way the client ends exact once drawing stops."""
+    from test_lossy_link import photo_pixels
+
+    rect = (80, 60, 192, 144)
+    rng = random.Random(11)
+    # All different: a picture seen again goes to the pixmap cache.
+    pictures = [GLib.Bytes.new(photo_pixels(rng, rect[2], rect[3])) for _ in range(18)]
+    read = {}
+    for streaming in (Red.StreamingVideo.FILTER, Red.StreamingVideo.OFF):
+        server, display = serve("gstreamer:mjpeg")
+        server.props.streaming_video = streaming
+        client = StreamClient(server.props.port)
+        try:
+            assert wait_until(lambda: client.marked)
+            assert wait_until(lambda: same_colours(client.pixels(), display.snapshot()[0].get_data()))
+            before = client.display.props.total_read_bytes
+            # 18 frames at 30 fps: under the 20 that start a stream.
+            ctx = GLib.MainContext.default()
+            start = time.monotonic()
+            for n in range(18):
+                while time.monotonic() < start + n / 30:
+                    ctx.iteration(False)
+                    time.sleep(0.001)
+                display.draw(*rect, pictures[n % len(pictures)], rect[2] * 4)
+            assert display.props.frames_encoded == 0
+            # Lossy pixels settle and are sent again losslessly.
+            assert wait_until(lambda: same_colours(client.pixels(), display.snapshot()[0].get_data()),
+                              timeout=5)
+            read[streaming] = client.display.props.total_read_bytes - before
+        finally:
+            client.close()
+            server.stop()
+    lossy, lossless = read[Red.StreamingVideo.FILTER], read[Red.StreamingVideo.OFF]
+    print("18 photo frames and the exact end: %d bytes, %d with streaming off" % (lossy, lossless))
+    # The first frames (until the area is seen at video rate), JPEG ones
+    # and one lossless picture at the end, against lossless ones only.
+    assert lossy * 2 < lossless, (lossy, lossless)

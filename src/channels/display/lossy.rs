@@ -32,6 +32,10 @@ const LOSSLESS_BUDGET: Duration = Duration::from_millis(FRAME_INTERVAL.as_millis
 /// what the quarter or so it saves takes on the link. spice-server does it
 /// below 10 Mbit/s.
 pub const ZLIB_GLZ_BELOW_BPS: u64 = 100_000_000;
+/// The JPEG quality of updates to an area drawn at video rate on a link
+/// that carries them losslessly: the lowest with full chroma, as on a
+/// link that keeps up at all.
+const VIDEO_RATE_QUALITY: u8 = 85;
 /// More lossy areas than this are merged into their bounding box.
 const MAX_AREAS: usize = 64;
 
@@ -44,23 +48,31 @@ const MAX_AREAS: usize = 64;
 /// quality. 85 is the lowest with full chroma
 /// ([`crate::display::codecs::jpeg::FULL_CHROMA_QUALITY`]): colour edges
 /// stay sharp while the link keeps up at all.
+///
+/// An update in an area drawn at video rate (`at_video_rate`, on its way
+/// to become a stream) goes lossy whatever the link: it is replaced within
+/// a frame interval, as stream frames are, and its lossless pixels follow
+/// once it settles. On loopback the twenty lossless frames before a
+/// full-screen photo stream started took twice the bytes of the stream.
 pub fn jpeg_quality(
     link: &LinkEstimator,
     queued: usize,
     pixels: usize,
     lossless_bytes: usize,
+    at_video_rate: bool,
 ) -> Option<u8> {
     if (lossless_bytes as f64) < pixels as f64 * PHOTO_BYTES_PER_PIXEL {
         return None;
     }
+    let moving = at_video_rate.then_some(VIDEO_RATE_QUALITY);
     let bytes_per_second = link.bandwidth_bps() as f64 / 8.0;
     if bytes_per_second <= 0.0 {
-        return None;
+        return moving;
     }
     let lossless = Duration::from_secs_f64((queued + lossless_bytes) as f64 / bytes_per_second);
     let over = lossless.as_secs_f64() / LOSSLESS_BUDGET.as_secs_f64();
     match over {
-        o if o <= 1.0 => None,
+        o if o <= 1.0 => moving,
         o if o <= 6.0 => Some(85),
         o if o <= 10.0 => Some(70),
         _ => Some(50),
@@ -217,19 +229,34 @@ mod tests {
         let slow = link_at(10_000_000);
         assert!(slow.bandwidth_bps() > 9_000_000 && slow.bandwidth_bps() < 11_000_000);
         // 160 KiB at 10 Mbit/s: 130 ms, twice the budget.
-        assert_eq!(jpeg_quality(&slow, 0, pixels, photo), Some(85));
+        assert_eq!(jpeg_quality(&slow, 0, pixels, photo, false), Some(85));
         // Far over: a lower quality.
-        assert_eq!(jpeg_quality(&slow, 2_000_000, pixels, photo), Some(50));
+        assert_eq!(
+            jpeg_quality(&slow, 2_000_000, pixels, photo, false),
+            Some(50)
+        );
         // Text-like bytes stay lossless however slow the link.
-        assert_eq!(jpeg_quality(&slow, 0, pixels, pixels / 4), None);
+        assert_eq!(jpeg_quality(&slow, 0, pixels, pixels / 4, false), None);
         // A fast link, or one not measured yet: lossless.
         assert_eq!(
-            jpeg_quality(&link_at(1_000_000_000), 0, pixels, photo),
+            jpeg_quality(&link_at(1_000_000_000), 0, pixels, photo, false),
             None
         );
         assert_eq!(
-            jpeg_quality(&LinkEstimator::default(), 0, pixels, photo),
+            jpeg_quality(&LinkEstimator::default(), 0, pixels, photo, false),
             None
+        );
+        // Drawn at video rate: lossy on any link, photo-like only.
+        for link in [link_at(1_000_000_000), LinkEstimator::default()] {
+            assert_eq!(
+                jpeg_quality(&link, 0, pixels, photo, true),
+                Some(VIDEO_RATE_QUALITY)
+            );
+            assert_eq!(jpeg_quality(&link, 0, pixels, pixels / 4, true), None);
+        }
+        assert_eq!(
+            jpeg_quality(&slow, 2_000_000, pixels, photo, true),
+            Some(50)
         );
     }
 

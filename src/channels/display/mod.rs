@@ -660,7 +660,11 @@ impl DisplayProtocol {
         out: &Outbox,
     ) -> Option<Vec<u8>> {
         let pixels = rect.width as usize * rect.height as usize;
-        let quality = lossy::jpeg_quality(&out.link, out.queued(), pixels, lossless_len)?;
+        let at_video_rate = lock(&self.state)
+            .streams
+            .at_video_rate(rect, Instant::now());
+        let quality =
+            lossy::jpeg_quality(&out.link, out.queued(), pixels, lossless_len, at_video_rate)?;
         if self.jpeg.is_none() {
             self.jpeg = JpegEncoder::new().ok().map(Box::new);
         }
@@ -670,9 +674,10 @@ impl DisplayProtocol {
             .encode(&rgb32(rect, bytes), quality, &mut jpeg)
             .ok()?;
         red_debug!(
-            "{}x{} photo-like update as JPEG at quality {quality}: {} bytes instead of {lossless_len}",
+            "{}x{} photo-like update{} as JPEG at quality {quality}: {} bytes instead of {lossless_len}",
             rect.width,
             rect.height,
+            if at_video_rate { " drawn at video rate" } else { "" },
             jpeg.len()
         );
         (jpeg.len() < lossless_len).then_some(jpeg)
@@ -1066,6 +1071,11 @@ fn forward_damage(channels: &DisplayChannels, rect: Rect) {
                 .send_frame(id, rect, &channels.state, &mut frames, &mut p.pending, out)?;
         if sent {
             p.stream_frame_queued(out);
+            // The stream carries the area now, and its end sends it again
+            // losslessly: no JPEG of it before is due any more.
+            if !p.lossy.is_empty() {
+                p.lossy.sent_lossless(rect);
+            }
         }
         Ok(())
     });
