@@ -8,6 +8,7 @@ pub mod codecs;
 pub mod encoder;
 pub mod motion;
 pub mod pixmap_cache;
+pub mod rate_group;
 pub mod region;
 pub mod state;
 pub mod stream;

@@ -30,6 +30,7 @@ use crate::display::codecs::jpeg::{JpegEncoder, FAST_LINK_QUALITY};
 use crate::display::codecs::lz::LzEncoder;
 use crate::display::codecs::{quic, zlib, ImageType, Pixels};
 use crate::display::encoder::VideoCodec;
+use crate::display::rate_group::GroupLinks;
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, Effect};
 use crate::display::stream::Stream;
@@ -879,6 +880,7 @@ impl ChannelProtocol for DisplayProtocol {
                     let bitrate = lock(&self.state).adapt_bitrate(
                         stream_id,
                         codec,
+                        self.streams.rate_group(),
                         num_frames,
                         num_drops,
                         last_frame_delay,
@@ -1051,19 +1053,16 @@ fn forward_damage(channels: &DisplayChannels, rect: Rect) {
         });
         return;
     };
-    // The encoders are shared by the clients of a codec: their bitrate
-    // stays within the slowest measured link.
-    let mut slowest: Option<u64> = None;
-    clients.for_each_protocol(|_, out| {
+    // One encoding per codec and rate group, shared by the clients of
+    // that codec in that group; each group's bitrate stays within its
+    // slowest measured link.
+    let mut links = GroupLinks::default();
+    clients.for_each_protocol(|p, out| {
         let bandwidth = out.link.bandwidth_bps();
-        if bandwidth > 0 {
-            slowest = Some(slowest.map_or(bandwidth, |s| s.min(bandwidth)));
-        }
+        links.add(p.streams.regroup(bandwidth), bandwidth);
         Ok(())
     });
-    lock(&channels.state).set_link_bandwidth(slowest);
-    // One encoding per codec, shared by every client of that codec.
-    let mut frames = SharedFrames::new();
+    let mut frames = SharedFrames::new(links);
     clients.for_each_protocol(|p, out| {
         p.end_streams(&detection.ended, out)?;
         let sent =

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use crate::base::clock::mm_time;
 use crate::base::sync::lock;
 use crate::display::encoder::{self, VideoCodec};
+use crate::display::rate_group::{self, GroupLinks};
 use crate::display::region::Region;
 use crate::display::state::{DisplayState, EncodedFrame};
 use crate::display::stream::Stream;
@@ -26,9 +27,44 @@ use crate::protocol::{Caps, Clip};
 const REPORT_WINDOW: u32 = 5;
 const REPORT_TIMEOUT_MS: u32 = 1000;
 
-/// The frames of one damage, encoded at most once per codec and shared by
-/// every client of that codec (`None`: the encoder failed).
-pub(crate) type SharedFrames = Vec<(VideoCodec, Option<EncodedFrame>)>;
+/// The frames of one damage, encoded at most once per codec and rate
+/// group and shared by every client of that codec in that group.
+pub(crate) struct SharedFrames {
+    /// Each group's slowest link, which caps its bitrate.
+    links: GroupLinks,
+    /// (codec, group, frame; `None`: the encoder failed).
+    frames: Vec<(VideoCodec, u8, Option<EncodedFrame>)>,
+}
+
+impl SharedFrames {
+    /// For the clients whose groups and links `links` has.
+    pub(crate) fn new(links: GroupLinks) -> Self {
+        SharedFrames {
+            links,
+            frames: Vec::new(),
+        }
+    }
+
+    /// Stream `id`'s frame in `codec` for `group`, encoded on first use.
+    fn get(
+        &mut self,
+        state: &Mutex<DisplayState>,
+        id: u32,
+        codec: VideoCodec,
+        group: u8,
+    ) -> Option<EncodedFrame> {
+        if let Some((_, _, frame)) = self
+            .frames
+            .iter()
+            .find(|(c, g, _)| *c == codec && *g == group)
+        {
+            return frame.clone();
+        }
+        let frame = lock(state).encode_stream(id, codec, group, self.links.slowest(group));
+        self.frames.push((codec, group, frame.clone()));
+        frame
+    }
+}
 
 /// A stream drawn over: where it still shows, and whether the drawing over
 /// it was redrawn since the stream's last frame (if not, it is gone).
@@ -49,6 +85,12 @@ pub(crate) struct ClientStreams {
     frames_dropped: u64,
     /// Whether the client sends STREAM_REPORTs when asked.
     reports: bool,
+    /// The rate group of the client's link (`crate::display::rate_group`),
+    /// once a frame was sent to it.
+    rate_group: Option<u8>,
+    /// The group whose encoder each stream's frames came from: a decoder
+    /// fed from another encoder needs a keyframe first.
+    fed_from: Vec<(u32, u8)>,
 }
 
 fn proto_rect(r: Rect) -> crate::protocol::Rect {
@@ -79,7 +121,25 @@ impl ClientStreams {
             clipped: Vec::new(),
             frames_dropped: 0,
             reports: caps.has(cap::display::STREAM_REPORT),
+            rate_group: None,
+            fed_from: Vec::new(),
         }
+    }
+
+    /// The rate group of a client whose link is measured at
+    /// `bandwidth_bps` (0: not measured), from now on.
+    pub(crate) fn regroup(&mut self, bandwidth_bps: u64) -> u8 {
+        let group = rate_group::group_of(bandwidth_bps, self.rate_group);
+        if self.rate_group != Some(group) {
+            red_debug!("streams go to a client at {bandwidth_bps} bit/s in rate group {group}");
+            self.rate_group = Some(group);
+        }
+        group
+    }
+
+    /// The client's rate group (whose encoder its reports steer).
+    pub(crate) fn rate_group(&self) -> u8 {
+        self.rate_group.unwrap_or(rate_group::UNMEASURED)
     }
 
     /// The codec of stream `id` on this client, if it has it.
@@ -119,6 +179,7 @@ impl ClientStreams {
     ) -> Result {
         for stream in ended {
             self.clipped.retain(|c| c.id != stream.id);
+            self.fed_from.retain(|(id, _)| *id != stream.id);
             if let Some(i) = self.streams.iter().position(|(id, _)| *id == stream.id) {
                 self.streams.remove(i);
                 red_debug!(
@@ -137,6 +198,7 @@ impl ClientStreams {
     /// Destroys every stream of this client (before its surface goes).
     pub(crate) fn destroy_all(&mut self, out: &mut Outbox) -> Result {
         self.clipped.clear();
+        self.fed_from.clear();
         for (id, _) in std::mem::take(&mut self.streams) {
             out.send(&StreamDestroy { id })?;
         }
@@ -207,14 +269,8 @@ impl ClientStreams {
         // stays pending damage whose image bands take every bit of room a
         // slow link gives, so that the stream would never start there.
         // That is one frame over the bound, once.
-        let frame = match frames.iter().find(|(c, _)| *c == codec) {
-            Some((_, frame)) => frame.clone(),
-            None => {
-                let frame = lock(state).encode_stream(id, codec);
-                frames.push((codec, frame.clone()));
-                frame
-            }
-        };
+        let group = self.rate_group();
+        let frame = frames.get(state, id, codec, group);
         let Some(frame) = frame else {
             // The encoder failed: this client gets images for it.
             self.drop_codec(codec);
@@ -232,6 +288,16 @@ impl ClientStreams {
             self.create(id, rect, codec, out)?;
             // The stream carries this area from now on.
             pending.subtract(rect);
+        } else if !frame.keyframe && self.fed_from.iter().any(|&(s, g)| s == id && g != group) {
+            // The client moved to another group: its decoder cannot go on
+            // with another encoder's frames before that one's keyframe.
+            lock(state).request_keyframe(id, codec);
+            self.frames_dropped += 1;
+            return Ok(false);
+        }
+        match self.fed_from.iter_mut().find(|(s, _)| *s == id) {
+            Some(entry) => entry.1 = group,
+            None => self.fed_from.push((id, group)),
         }
         self.unclip_if_gone(id, out)?;
         out.send(&StreamData {
