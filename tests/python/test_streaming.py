@@ -292,3 +292,30 @@ def test_a_photo_drawn_at_video_rate_goes_lossy_before_its_stream_and_exact_afte
     # The first frames (until the area is seen at video rate), JPEG ones
     # and one lossless picture at the end, against lossless ones only.
     assert lossy * 2 < lossless, (lossy, lossless)
+
+
+def test_auto_sends_a_new_photo_in_quic_and_exactly():
+    """`auto` codes a photo it has not seen in QUIC where GLZ cannot shrink
+    it below a byte per pixel: fewer bytes than `glz` takes, and exact."""
+    from test_lossy_link import photo_pixels
+
+    rect = (40, 40, 256, 192)
+    picture = GLib.Bytes.new(photo_pixels(random.Random(5), rect[2], rect[3]))
+    read = {}
+    for compression in (Red.ImageCompression.AUTO, Red.ImageCompression.GLZ):
+        server, display = serve("gstreamer:mjpeg")
+        server.props.image_compression = compression
+        client = StreamClient(server.props.port)
+        try:
+            assert wait_until(lambda: client.marked)
+            assert wait_until(lambda: same_colours(client.pixels(), display.snapshot()[0].get_data()))
+            before = client.display.props.total_read_bytes
+            display.draw(*rect, picture, rect[2] * 4)
+            assert wait_until(lambda: same_colours(client.pixels(), display.snapshot()[0].get_data()))
+            read[compression] = client.display.props.total_read_bytes - before
+        finally:
+            client.close()
+            server.stop()
+    auto, glz = read[Red.ImageCompression.AUTO], read[Red.ImageCompression.GLZ]
+    print("a new photo: %d bytes in auto, %d in glz" % (auto, glz))
+    assert auto * 10 < glz * 8, (auto, glz)

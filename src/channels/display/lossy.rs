@@ -61,7 +61,7 @@ pub fn jpeg_quality(
     lossless_bytes: usize,
     at_video_rate: bool,
 ) -> Option<u8> {
-    if (lossless_bytes as f64) < pixels as f64 * PHOTO_BYTES_PER_PIXEL {
+    if !photo_like(pixels, lossless_bytes) {
         return None;
     }
     let moving = at_video_rate.then_some(VIDEO_RATE_QUALITY);
@@ -77,6 +77,12 @@ pub fn jpeg_quality(
         o if o <= 10.0 => Some(70),
         _ => Some(50),
     }
+}
+
+/// Whether `pixels` whose lossless encoding took `lossless_bytes` are
+/// photo-like: what a dictionary coder cannot shrink, and QUIC or JPEG can.
+pub fn photo_like(pixels: usize, lossless_bytes: usize) -> bool {
+    lossless_bytes as f64 >= pixels as f64 * PHOTO_BYTES_PER_PIXEL
 }
 
 /// Whether GLZ images should go wrapped in zlib on this link.
