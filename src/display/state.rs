@@ -149,11 +149,14 @@ impl std::fmt::Debug for StreamEncoder {
     }
 }
 
-/// An encoded frame and whether a decoder can start with it.
+/// An encoded frame, whether a decoder can start with it, and its width
+/// and height (the stream's, or half of them for an MJPEG frame on a link
+/// too slow for the full size).
 #[derive(Clone)]
 pub struct EncodedFrame {
     pub data: std::sync::Arc<Vec<u8>>,
     pub keyframe: bool,
+    pub size: (u32, u32),
 }
 
 impl DisplayState {
@@ -189,11 +192,14 @@ impl DisplayState {
     }
 
     /// Encodes the current pixels of stream `id` with `codec` (making the
-    /// encoder on first use). `None` when that cannot be done.
+    /// encoder on first use); at full size unless `may_halve` (the client
+    /// takes frames of another size than the stream's). `None` when that
+    /// cannot be done.
     pub fn encode_stream(
         &mut self,
         id: u32,
         codec: super::encoder::VideoCodec,
+        may_halve: bool,
     ) -> Option<EncodedFrame> {
         let rect = self.streams.stream(id)?.rect;
         // The pixels in place where they lie in order, else a copy.
@@ -237,6 +243,7 @@ impl DisplayState {
             entry.keyframe_due = false;
         }
         let timestamp = (glib::monotonic_time() / 1000) as u64;
+        entry.encoder.set_may_halve(may_halve);
         match entry.encoder.encode(bytes, stride, timestamp) {
             Ok(Some(data)) => {
                 self.frames_encoded
@@ -244,6 +251,7 @@ impl DisplayState {
                 Some(EncodedFrame {
                     data: std::sync::Arc::new(data),
                     keyframe,
+                    size: entry.encoder.last_frame_size(),
                 })
             }
             Ok(None) => None,

@@ -18,7 +18,7 @@ use crate::display::surface::Rect;
 use crate::model::connection::{Outbox, Result};
 use crate::protocol::constants::{cap, stream_flags};
 use crate::protocol::display_messages::{
-    StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDestroy,
+    StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDataSized, StreamDestroy,
 };
 use crate::protocol::{Caps, Clip};
 
@@ -27,8 +27,34 @@ const REPORT_WINDOW: u32 = 5;
 const REPORT_TIMEOUT_MS: u32 = 1000;
 
 /// The frames of one damage, encoded at most once per codec and shared by
-/// every client of that codec (`None`: the encoder failed).
-pub(crate) type SharedFrames = Vec<(VideoCodec, Option<EncodedFrame>)>;
+/// every client of that codec; twice when some of them take half-size
+/// MJPEG frames and others do not.
+pub(crate) type SharedFrames = Vec<SharedFrame>;
+
+/// One encoding of a damage.
+#[derive(Clone)]
+pub(crate) struct SharedFrame {
+    codec: VideoCodec,
+    /// Whether it was encoded for a client that takes frames of any size
+    /// (it may be at half size).
+    any_size: bool,
+    /// `None`: the encoder failed.
+    frame: Option<EncodedFrame>,
+}
+
+impl SharedFrame {
+    /// Whether a client of `codec` can send this encoding; `sized`: the
+    /// client takes frames of another size than its stream's.
+    fn serves(&self, codec: VideoCodec, sized: bool, full: (u32, u32)) -> bool {
+        if self.codec != codec {
+            return false;
+        }
+        if sized {
+            return self.any_size;
+        }
+        self.frame.as_ref().is_none_or(|f| f.size == full)
+    }
+}
 
 /// A stream drawn over: where it still shows, and whether the drawing over
 /// it was redrawn since the stream's last frame (if not, it is gone).
@@ -49,6 +75,9 @@ pub(crate) struct ClientStreams {
     frames_dropped: u64,
     /// Whether the client sends STREAM_REPORTs when asked.
     reports: bool,
+    /// Whether the client takes STREAM_DATA_SIZED, frames of another size
+    /// than the stream's (its SIZED_STREAM cap).
+    sized: bool,
 }
 
 fn proto_rect(r: Rect) -> crate::protocol::Rect {
@@ -79,6 +108,7 @@ impl ClientStreams {
             clipped: Vec::new(),
             frames_dropped: 0,
             reports: caps.has(cap::display::STREAM_REPORT),
+            sized: caps.has(cap::display::SIZED_STREAM),
         }
     }
 
@@ -207,11 +237,16 @@ impl ClientStreams {
         // stays pending damage whose image bands take every bit of room a
         // slow link gives, so that the stream would never start there.
         // That is one frame over the bound, once.
-        let frame = match frames.iter().find(|(c, _)| *c == codec) {
-            Some((_, frame)) => frame.clone(),
+        let full = (rect.width, rect.height);
+        let frame = match frames.iter().find(|f| f.serves(codec, self.sized, full)) {
+            Some(shared) => shared.frame.clone(),
             None => {
-                let frame = lock(state).encode_stream(id, codec);
-                frames.push((codec, frame.clone()));
+                let frame = lock(state).encode_stream(id, codec, self.sized);
+                frames.push(SharedFrame {
+                    codec,
+                    any_size: self.sized,
+                    frame: frame.clone(),
+                });
                 frame
             }
         };
@@ -234,16 +269,29 @@ impl ClientStreams {
             pending.subtract(rect);
         }
         self.unclip_if_gone(id, out)?;
-        out.send(&StreamData {
-            id,
-            // Stamped with the server's multimedia clock now; the client's
-            // clock runs the playout delay behind it (MAIN_INIT,
-            // MULTI_MEDIA_TIME), so the frame is on time if it arrives
-            // within that delay, and shows when the client's clock
-            // reaches the stamp.
-            multi_media_time: mm_time(),
-            data: &frame.data,
-        })?;
+        // Stamped with the server's multimedia clock now; the client's
+        // clock runs the playout delay behind it (MAIN_INIT,
+        // MULTI_MEDIA_TIME), so the frame is on time if it arrives within
+        // that delay, and shows when the client's clock reaches the stamp.
+        let multi_media_time = mm_time();
+        if frame.size == full {
+            out.send(&StreamData {
+                id,
+                multi_media_time,
+                data: &frame.data,
+            })?;
+        } else {
+            // A half-size frame (only to a client with SIZED_STREAM):
+            // spice-gtk scales it to `dest`, the stream's area.
+            out.send(&StreamDataSized {
+                id,
+                multi_media_time,
+                width: frame.size.0,
+                height: frame.size.1,
+                dest: proto_rect(rect),
+                data: &frame.data,
+            })?;
+        }
         Ok(true)
     }
 
@@ -299,5 +347,43 @@ impl ClientStreams {
             id,
             clip: Clip::None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(codec: VideoCodec, any_size: bool, size: Option<(u32, u32)>) -> SharedFrame {
+        SharedFrame {
+            codec,
+            any_size,
+            frame: size.map(|size| EncodedFrame {
+                data: Default::default(),
+                keyframe: true,
+                size,
+            }),
+        }
+    }
+
+    #[test]
+    fn each_client_takes_an_encoding_it_can_send() {
+        let full = (640, 360);
+        let mjpeg = VideoCodec::Mjpeg;
+        let half = shared(mjpeg, true, Some((320, 180)));
+        // A client with SIZED_STREAM takes what was encoded for such a
+        // client, half size or not.
+        assert!(half.serves(mjpeg, true, full));
+        assert!(shared(mjpeg, true, Some(full)).serves(mjpeg, true, full));
+        // It does not take a frame forced to full size for another
+        // client: that one did not follow the rate control.
+        assert!(!shared(mjpeg, false, Some(full)).serves(mjpeg, true, full));
+        // A client without it takes only full-size frames.
+        assert!(!half.serves(mjpeg, false, full));
+        assert!(shared(mjpeg, true, Some(full)).serves(mjpeg, false, full));
+        assert!(shared(mjpeg, false, Some(full)).serves(mjpeg, false, full));
+        // A failed encoder fails for everyone; other codecs never match.
+        assert!(shared(mjpeg, true, None).serves(mjpeg, false, full));
+        assert!(!half.serves(VideoCodec::Vp8, true, full));
     }
 }
