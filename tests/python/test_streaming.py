@@ -308,8 +308,7 @@ def test_a_photo_drawn_at_video_rate_goes_lossy_before_its_stream_and_exact_afte
 # A link the full-size MJPEG stream does not fit: streams get 30% of the
 # measured link, at most 1.5 Mbit/s here, 0.22 bit per pixel of the
 # 640x360 area at 30 fps, what quality 10 takes at full size on these
-# frames (the link was measured at 2.4 to 4.3 Mbit/s: 0.7 to 1.3 Mbit/s
-# for the stream).
+# frames (in three runs the stream ended at 0.7 to 1.3 Mbit/s).
 SLOW_LINK_SETUP = ("ip link set lo up mtu 1500"
                    " && tc qdisc add dev lo root tbf rate 5mbit burst 32kbit latency 200ms")
 
