@@ -164,11 +164,14 @@ impl std::fmt::Debug for StreamEncoder {
     }
 }
 
-/// An encoded frame and whether a decoder can start with it.
+/// An encoded frame, whether a decoder can start with it, and its width
+/// and height (the stream's, or half of them for an MJPEG frame on a link
+/// too slow for the full size).
 #[derive(Clone)]
 pub struct EncodedFrame {
     pub data: std::sync::Arc<Vec<u8>>,
     pub keyframe: bool,
+    pub size: (u32, u32),
 }
 
 impl DisplayState {
@@ -186,13 +189,16 @@ impl DisplayState {
     /// clients of rate group `group`, whose slowest link is
     /// `slowest_link` (bits/s; `None` while not measured), making the
     /// encoder on first use. The group's bitrate stays within its share of
-    /// that link. `None` when that cannot be done.
+    /// that link. At full size unless `may_halve` (the clients take
+    /// frames of another size than the stream's). `None` when that cannot
+    /// be done.
     pub fn encode_stream(
         &mut self,
         id: u32,
         codec: super::encoder::VideoCodec,
         group: u8,
         slowest_link: Option<u64>,
+        may_halve: bool,
     ) -> Option<EncodedFrame> {
         let rect = self.streams.stream(id)?.rect;
         // The pixels in place where they lie in order, else a copy.
@@ -258,6 +264,7 @@ impl DisplayState {
             entry.keyframe_due = false;
         }
         let timestamp = (glib::monotonic_time() / 1000) as u64;
+        entry.encoder.set_may_halve(may_halve);
         match entry.encoder.encode(bytes, stride, timestamp) {
             Ok(Some(data)) => {
                 self.frames_encoded
@@ -265,6 +272,7 @@ impl DisplayState {
                 Some(EncodedFrame {
                     data: std::sync::Arc::new(data),
                     keyframe,
+                    size: entry.encoder.last_frame_size(),
                 })
             }
             Ok(None) => None,
@@ -520,9 +528,11 @@ mod tests {
     #[test]
     fn each_rate_group_has_its_encoder_within_its_slowest_link() {
         let mut state = streaming();
-        let fast = state.encode_stream(0, VideoCodec::Mjpeg, 0, None).unwrap();
+        let fast = state
+            .encode_stream(0, VideoCodec::Mjpeg, 0, None, false)
+            .unwrap();
         let slow = state
-            .encode_stream(0, VideoCodec::Mjpeg, 3, Some(2_000_000))
+            .encode_stream(0, VideoCodec::Mjpeg, 3, Some(2_000_000), false)
             .unwrap();
         assert_eq!(state.encoders.len(), 2);
         // The unmeasured group keeps the default; the 2 Mbit/s group gets
@@ -537,7 +547,7 @@ mod tests {
         let mut slow_frame = slow.data.len();
         for _ in 0..30 {
             slow_frame = state
-                .encode_stream(0, VideoCodec::Mjpeg, 3, Some(2_000_000))
+                .encode_stream(0, VideoCodec::Mjpeg, 3, Some(2_000_000), false)
                 .unwrap()
                 .data
                 .len();
@@ -556,9 +566,9 @@ mod tests {
     #[test]
     fn an_encoder_no_client_uses_goes() {
         let mut state = streaming();
-        state.encode_stream(0, VideoCodec::Mjpeg, 3, Some(2_000_000));
+        state.encode_stream(0, VideoCodec::Mjpeg, 3, Some(2_000_000), false);
         for _ in 0..IDLE_ENCODER_FRAMES + 1 {
-            state.encode_stream(0, VideoCodec::Mjpeg, 0, None);
+            state.encode_stream(0, VideoCodec::Mjpeg, 0, None, false);
         }
         assert_eq!(state.encoders.len(), 1);
         assert_eq!(state.encoders[0].group, 0);

@@ -2,9 +2,13 @@
 GStreamer: detection, each installed codec, frame rate, quality, the
 lossless end, encode-once across clients, and clients without codecs."""
 
+import json
 import math
+import os
 import random
 import struct
+import subprocess
+import sys
 import time
 
 import gi
@@ -149,6 +153,13 @@ def serve(codecs):
 
 
 CODECS = ["mjpeg", "vp8", "h264", "vp9"]
+
+# Measured on a 5 Mbit/s link (docs/image-choice.md, "Half-size MJPEG
+# frames"): the client showed these frames at 28.9 to 36.0 dB, each
+# quarter at 28.7 or more (full-size frames: 28.8 dB; a dest of the frame's
+# own size: 6.1 dB in the quarter it covered).
+SLOW_LINK_PSNR_DB = 27.0
+QUARTER_PSNR_DB = 26.0
 
 
 @pytest.mark.parametrize("codec", CODECS)
@@ -319,3 +330,95 @@ def test_auto_sends_a_new_photo_in_quic_and_exactly():
     auto, glz = read[Red.ImageCompression.AUTO], read[Red.ImageCompression.GLZ]
     print("a new photo: %d bytes in auto, %d in glz" % (auto, glz))
     assert auto * 10 < glz * 8, (auto, glz)
+
+
+# A link the full-size MJPEG stream does not fit: streams get 30% of the
+# measured link, at most 1.5 Mbit/s here, 0.22 bit per pixel of the
+# 640x360 area at 30 fps, what quality 10 takes at full size on these
+# frames (in three runs the stream ended at 0.7 to 1.3 Mbit/s).
+SLOW_LINK_SETUP = ("ip link set lo up mtu 1500"
+                   " && tc qdisc add dev lo root tbf rate 5mbit burst 32kbit latency 200ms")
+
+
+def quadrant_psnrs(shown, frame):
+    """PSNR of each quarter of the stream's area (x8r8g8b8 rows of RECT's
+    width): a frame drawn into a quarter of the area leaves three wrong."""
+    w, h = RECT[2], RECT[3]
+    out = []
+    for qy in (0, 1):
+        for qx in (0, 1):
+            def rows(buf):
+                return b"".join(buf[((qy * h // 2 + y) * w + qx * w // 2) * 4:
+                                    ((qy * h // 2 + y) * w + (qx + 1) * w // 2) * 4]
+                                for y in range(h // 2))
+            out.append(psnr(rows(shown), rows(frame)))
+    return out
+
+
+def inside_slow_link():
+    """Runs in a namespace with a 2 Mbit/s loopback: an MJPEG stream, the
+    client's picture of it while it plays; prints the figures as JSON."""
+    server, display = serve("gstreamer:mjpeg")
+    client = StreamClient(server.props.port)
+    try:
+        if not wait_until(lambda: client.marked, timeout=30):
+            print(json.dumps({"error": "the client never showed the first screen"}))
+            return
+        drawn = play(server, display, [client], seconds=10.0)
+        # The last frames as the client shows them, while the stream still
+        # carries the area (it ends 1 s after the last frame).
+        iterate(0.4)
+        full = client.pixels()
+        shown = b"".join(
+            full[((RECT[1] + y) * W + RECT[0]) * 4:((RECT[1] + y) * W + RECT[0] + RECT[2]) * 4]
+            for y in range(RECT[3]))
+        scores = [psnr(shown, f.get_data()) for f in frames()]
+        best = scores.index(max(scores))
+        print(json.dumps({
+            "drawn": drawn,
+            "encoded": display.props.frames_encoded,
+            "shown_frames": client.invalidates,
+            "psnr": max(scores),
+            "quadrants": quadrant_psnrs(shown, frames()[best].get_data()),
+        }))
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_mjpeg_on_a_slow_link_sends_half_size_frames_that_fill_the_area():
+    """On a link too slow for full-size MJPEG, frames go at half size as
+    STREAM_DATA_SIZED with the stream's area as dest: spice-gtk scales
+    them up to the whole area, and the picture stays close to the
+    application's."""
+    from test_slow_link import namespace_problem
+
+    why = namespace_problem()
+    if why:
+        pytest.skip(why)
+    child = subprocess.run(
+        ["unshare", "-n", "sh", "-c", SLOW_LINK_SETUP + ' && exec "$0" "$1" --inside-slow-link',
+         sys.executable, os.path.abspath(__file__)],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, G_MESSAGES_DEBUG="redspice"))
+    lines = [line for line in child.stdout.splitlines() if line.startswith("{")]
+    assert child.returncode == 0 and lines, "the run in the namespace failed:\n%s\n%s" % (
+        child.stdout[-2000:], child.stderr[-4000:])
+    result = json.loads(lines[-1])
+    # The server's debug log (on stdout, as GLib writes debug messages)
+    # says when the encoder changed the frames' size.
+    halved = [line for line in child.stdout.splitlines() if "frames at 320x180 from now on" in line]
+    print(result, halved)
+    assert "error" not in result, result
+    assert result["encoded"] > 0 and result["shown_frames"] > 10, result
+    # The encoder went to half size (the full size cannot meet the link).
+    assert halved, child.stdout[-4000:]
+    # Every quarter of the area shows the frame: with a wrong dest the
+    # half-size frame would cover one quarter and leave the others stale.
+    assert min(result["quadrants"]) >= QUARTER_PSNR_DB, result
+    assert result["psnr"] >= SLOW_LINK_PSNR_DB, result
+
+
+if __name__ == "__main__" and "--inside-slow-link" in sys.argv:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    inside_slow_link()

@@ -19,7 +19,7 @@ use crate::display::surface::Rect;
 use crate::model::connection::{Outbox, Result};
 use crate::protocol::constants::{cap, stream_flags};
 use crate::protocol::display_messages::{
-    StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDestroy,
+    StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDataSized, StreamDestroy,
 };
 use crate::protocol::{Caps, Clip};
 
@@ -28,12 +28,12 @@ const REPORT_WINDOW: u32 = 5;
 const REPORT_TIMEOUT_MS: u32 = 1000;
 
 /// The frames of one damage, encoded at most once per codec and rate
-/// group and shared by every client of that codec in that group.
+/// group and shared by every client of that codec in that group; twice
+/// when some of them take half-size MJPEG frames and others do not.
 pub(crate) struct SharedFrames {
     /// Each group's slowest link, which caps its bitrate.
     links: GroupLinks,
-    /// (codec, group, frame; `None`: the encoder failed).
-    frames: Vec<(VideoCodec, u8, Option<EncodedFrame>)>,
+    frames: Vec<SharedFrame>,
 }
 
 impl SharedFrames {
@@ -45,24 +45,60 @@ impl SharedFrames {
         }
     }
 
-    /// Stream `id`'s frame in `codec` for `group`, encoded on first use.
+    /// Stream `id`'s frame in `codec` for `group`, for a client that takes
+    /// frames of any size or not (`sized`), encoded on first use; `full`
+    /// is the stream's size.
     fn get(
         &mut self,
         state: &Mutex<DisplayState>,
         id: u32,
         codec: VideoCodec,
         group: u8,
+        sized: bool,
+        full: (u32, u32),
     ) -> Option<EncodedFrame> {
-        if let Some((_, _, frame)) = self
+        if let Some(shared) = self
             .frames
             .iter()
-            .find(|(c, g, _)| *c == codec && *g == group)
+            .find(|f| f.serves(codec, group, sized, full))
         {
-            return frame.clone();
+            return shared.frame.clone();
         }
-        let frame = lock(state).encode_stream(id, codec, group, self.links.slowest(group));
-        self.frames.push((codec, group, frame.clone()));
+        let frame = lock(state).encode_stream(id, codec, group, self.links.slowest(group), sized);
+        self.frames.push(SharedFrame {
+            codec,
+            group,
+            any_size: sized,
+            frame: frame.clone(),
+        });
         frame
+    }
+}
+
+/// One encoding of a damage.
+#[derive(Clone)]
+pub(crate) struct SharedFrame {
+    codec: VideoCodec,
+    /// The rate group it was encoded for.
+    group: u8,
+    /// Whether it was encoded for a client that takes frames of any size
+    /// (it may be at half size).
+    any_size: bool,
+    /// `None`: the encoder failed.
+    frame: Option<EncodedFrame>,
+}
+
+impl SharedFrame {
+    /// Whether a client of `codec` in `group` can send this encoding;
+    /// `sized`: the client takes frames of another size than its stream's.
+    fn serves(&self, codec: VideoCodec, group: u8, sized: bool, full: (u32, u32)) -> bool {
+        if self.codec != codec || self.group != group {
+            return false;
+        }
+        if sized {
+            return self.any_size;
+        }
+        self.frame.as_ref().is_none_or(|f| f.size == full)
     }
 }
 
@@ -91,6 +127,9 @@ pub(crate) struct ClientStreams {
     /// The group whose encoder each stream's frames came from: a decoder
     /// fed from another encoder needs a keyframe first.
     fed_from: Vec<(u32, u8)>,
+    /// Whether the client takes STREAM_DATA_SIZED, frames of another size
+    /// than the stream's (its SIZED_STREAM cap).
+    sized: bool,
 }
 
 fn proto_rect(r: Rect) -> crate::protocol::Rect {
@@ -123,6 +162,7 @@ impl ClientStreams {
             reports: caps.has(cap::display::STREAM_REPORT),
             rate_group: None,
             fed_from: Vec::new(),
+            sized: caps.has(cap::display::SIZED_STREAM),
         }
     }
 
@@ -270,7 +310,8 @@ impl ClientStreams {
         // slow link gives, so that the stream would never start there.
         // That is one frame over the bound, once.
         let group = self.rate_group();
-        let frame = frames.get(state, id, codec, group);
+        let full = (rect.width, rect.height);
+        let frame = frames.get(state, id, codec, group, self.sized, full);
         let Some(frame) = frame else {
             // The encoder failed: this client gets images for it.
             self.drop_codec(codec);
@@ -300,16 +341,29 @@ impl ClientStreams {
             None => self.fed_from.push((id, group)),
         }
         self.unclip_if_gone(id, out)?;
-        out.send(&StreamData {
-            id,
-            // Stamped with the server's multimedia clock now; the client's
-            // clock runs the playout delay behind it (MAIN_INIT,
-            // MULTI_MEDIA_TIME), so the frame is on time if it arrives
-            // within that delay, and shows when the client's clock
-            // reaches the stamp.
-            multi_media_time: mm_time(),
-            data: &frame.data,
-        })?;
+        // Stamped with the server's multimedia clock now; the client's
+        // clock runs the playout delay behind it (MAIN_INIT,
+        // MULTI_MEDIA_TIME), so the frame is on time if it arrives within
+        // that delay, and shows when the client's clock reaches the stamp.
+        let multi_media_time = mm_time();
+        if frame.size == full {
+            out.send(&StreamData {
+                id,
+                multi_media_time,
+                data: &frame.data,
+            })?;
+        } else {
+            // A half-size frame (only to a client with SIZED_STREAM):
+            // spice-gtk scales it to `dest`, the stream's area.
+            out.send(&StreamDataSized {
+                id,
+                multi_media_time,
+                width: frame.size.0,
+                height: frame.size.1,
+                dest: proto_rect(rect),
+                data: &frame.data,
+            })?;
+        }
         Ok(true)
     }
 
@@ -365,5 +419,46 @@ impl ClientStreams {
             id,
             clip: Clip::None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(codec: VideoCodec, any_size: bool, size: Option<(u32, u32)>) -> SharedFrame {
+        SharedFrame {
+            codec,
+            group: 0,
+            any_size,
+            frame: size.map(|size| EncodedFrame {
+                data: Default::default(),
+                keyframe: true,
+                size,
+            }),
+        }
+    }
+
+    #[test]
+    fn each_client_takes_an_encoding_it_can_send() {
+        let full = (640, 360);
+        let mjpeg = VideoCodec::Mjpeg;
+        let half = shared(mjpeg, true, Some((320, 180)));
+        // A client with SIZED_STREAM takes what was encoded for such a
+        // client, half size or not.
+        assert!(half.serves(mjpeg, 0, true, full));
+        assert!(shared(mjpeg, true, Some(full)).serves(mjpeg, 0, true, full));
+        // It does not take a frame forced to full size for another
+        // client: that one did not follow the rate control.
+        assert!(!shared(mjpeg, false, Some(full)).serves(mjpeg, 0, true, full));
+        // A client without it takes only full-size frames.
+        assert!(!half.serves(mjpeg, 0, false, full));
+        assert!(shared(mjpeg, true, Some(full)).serves(mjpeg, 0, false, full));
+        assert!(shared(mjpeg, false, Some(full)).serves(mjpeg, 0, false, full));
+        // A failed encoder fails for everyone; other codecs never match.
+        assert!(shared(mjpeg, true, None).serves(mjpeg, 0, false, full));
+        assert!(!half.serves(VideoCodec::Vp8, 0, true, full));
+        // Nor other rate groups.
+        assert!(!half.serves(mjpeg, 3, true, full));
     }
 }

@@ -45,6 +45,7 @@
 mod codec;
 mod pipeline;
 mod rate;
+mod scale;
 #[cfg(test)]
 mod tests;
 

@@ -18,6 +18,7 @@ use gstreamer_video as gst_video;
 
 use super::codec::{available, VideoCodec, MAX_FRAME_DIMENSION};
 use super::rate::{self, JpegRate};
+use super::scale::{self, SizeChoice};
 
 /// Frames between two periodic keyframes (VP8, VP9, H.264).
 pub const KEYFRAME_INTERVAL: u32 = 60;
@@ -296,6 +297,12 @@ pub struct VideoEncoder {
     last_encode_time: Duration,
     /// MJPEG only: the quality, steered so frames meet the bitrate.
     jpeg_rate: JpegRate,
+    /// MJPEG only: whether frames go at half size (a link too slow for
+    /// the full size), and whether that may be done at all.
+    size_choice: SizeChoice,
+    may_halve: bool,
+    /// The size of the last encoded frame.
+    last_frame_size: (u32, u32),
 }
 
 impl std::fmt::Debug for VideoEncoder {
@@ -362,6 +369,9 @@ impl VideoEncoder {
             encode_time: Duration::ZERO,
             last_encode_time: Duration::ZERO,
             jpeg_rate: JpegRate::new(rate::jpeg_quality(bitrate, width, height, fps)),
+            size_choice: SizeChoice::new(),
+            may_halve: true,
+            last_frame_size: (width, height),
         };
         this.apply_bitrate();
         if let Backend::Gst(gst) = &this.backend {
@@ -406,6 +416,21 @@ impl VideoEncoder {
     /// Wall time the last [`VideoEncoder::encode`] took.
     pub fn last_encode_time(&self) -> Duration {
         self.last_encode_time
+    }
+
+    /// The width and height of the last encoded frame: the stream's, or
+    /// half of them when MJPEG frames go at half size (see
+    /// [`VideoEncoder::set_may_halve`]).
+    pub fn last_frame_size(&self) -> (u32, u32) {
+        self.last_frame_size
+    }
+
+    /// Whether the next MJPEG frames may go at half size when the bitrate
+    /// is too low for the full size (true at first): false for a client
+    /// that cannot take a frame of another size. The GStreamer codecs keep
+    /// their size.
+    pub fn set_may_halve(&mut self, may_halve: bool) {
+        self.may_halve = may_halve;
     }
 
     /// Whether the last encoded frame is a keyframe (a decoder can start with
@@ -490,21 +515,8 @@ impl VideoEncoder {
                 bgrx.len()
             ));
         }
-        if let Backend::Jpeg(jpeg) = &mut self.backend {
-            jpeg.set_quality(self.jpeg_rate.quality());
-            let image = turbojpeg::Image {
-                pixels: bgrx,
-                width: w,
-                pitch: stride,
-                height: h,
-                format: turbojpeg::PixelFormat::BGRX,
-            };
-            let frame = match jpeg.compress_to_vec(image) {
-                Ok(frame) => frame,
-                Err(e) => return Err(self.fail(format!("JPEG encoder: {e}"))),
-            };
-            self.frame_done(&frame, true);
-            return Ok(Some(frame));
+        if let Backend::Jpeg(_) = &self.backend {
+            return self.encode_jpeg(bgrx, stride).map(Some);
         }
         let buffer = self.frame_buffer(bgrx, stride, timestamp_ms)?;
         let Backend::Gst(gst) = &self.backend else {
@@ -519,6 +531,74 @@ impl VideoEncoder {
             return Err(self.fail(format!("{} encoder: {detail}", self.codec.name())));
         }
         self.pull_frame()
+    }
+
+    /// One MJPEG frame, at half size while [`SizeChoice`] says so.
+    fn encode_jpeg(&mut self, bgrx: &[u8], stride: usize) -> Result<Vec<u8>, String> {
+        let halved = self.may_halve && self.size_choice.halved();
+        let half;
+        let (pixels, pitch, width, height) = if halved {
+            let (hw, hh) = scale::half_size(self.width, self.height);
+            half = scale::halve_bgrx(bgrx, stride, self.width, self.height)
+                .ok_or_else(|| "frame too small to halve".to_string())?;
+            (&half[..], hw as usize * 4, hw, hh)
+        } else {
+            (bgrx, stride, self.width, self.height)
+        };
+        let Backend::Jpeg(jpeg) = &mut self.backend else {
+            return Err("not a JPEG encoder".to_string());
+        };
+        jpeg.set_quality(self.jpeg_rate.quality());
+        let image = turbojpeg::Image {
+            pixels,
+            width: width as usize,
+            pitch,
+            height: height as usize,
+            format: turbojpeg::PixelFormat::BGRX,
+        };
+        let frame = match jpeg.compress_to_vec(image) {
+            Ok(frame) => frame,
+            Err(e) => return Err(self.fail(format!("JPEG encoder: {e}"))),
+        };
+        self.last_frame_size = (width, height);
+        if halved != self.size_choice.halved() {
+            // A full-size frame for a client that cannot take a half-size
+            // one, while the others get half-size frames: it tells the
+            // rate control nothing about the half-size frames.
+            self.frames_encoded += 1;
+            self.last_keyframe = true;
+            return Ok(frame);
+        }
+        self.frame_done(&frame, true);
+        // Only frames that could have been halved decide the size: a
+        // stream whose clients all need full-size frames never halves.
+        if self.may_halve {
+            self.choose_size();
+        }
+        Ok(frame)
+    }
+
+    /// After each MJPEG frame: the size of the next ones, from the quality
+    /// the rate control now wants (see `scale`).
+    fn choose_size(&mut self) {
+        let Some(halved) = self.size_choice.update(self.jpeg_rate.quality()) else {
+            return;
+        };
+        let (width, height) = if halved {
+            scale::half_size(self.width, self.height)
+        } else {
+            (self.width, self.height)
+        };
+        // The quality that fitted one size says little of the other: start
+        // from the bitrate's, as a new stream does.
+        self.jpeg_rate = JpegRate::new(rate::jpeg_quality(self.bitrate, width, height, self.fps));
+        red_debug!(
+            "MJPEG {}x{}: frames at {width}x{height} from now on ({} bit/s, quality {})",
+            self.width,
+            self.height,
+            self.bitrate,
+            self.jpeg_rate.quality()
+        );
     }
 
     /// The stream time of a frame shown at `timestamp_ms`.

@@ -348,6 +348,72 @@ fn bitrate_changes_size() {
     }
 }
 
+/// JPEG width and height from the SOF0 marker.
+fn jpeg_size(data: &[u8]) -> (u32, u32) {
+    let sof = data
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("SOF0");
+    let be = |i: usize| u32::from(data[i]) << 8 | u32::from(data[i + 1]);
+    (be(sof + 7), be(sof + 5))
+}
+
+#[test]
+fn mjpeg_halves_its_frames_when_starved_and_comes_back() {
+    let (w, h) = (320usize, 240usize);
+    // 0.09 bit per pixel: less than quality 10 takes at full size.
+    let starved = 200_000u64;
+    let mut encoder =
+        VideoEncoder::new(VideoCodec::Mjpeg, w as u32, h as u32, 30, 8_000_000).expect("encoder");
+    encoder.set_bitrate(starved);
+    let mut n = 0u64;
+    let mut frame = |encoder: &mut VideoEncoder| {
+        n += 1;
+        let out = encoder
+            .encode(&pattern(w, h, n as usize, true), w * 4, n * 33)
+            .unwrap()
+            .unwrap();
+        assert_eq!(jpeg_size(&out), encoder.last_frame_size());
+        out
+    };
+    let first = (0..40)
+        .map(|_| jpeg_size(&frame(&mut encoder)))
+        .position(|size| size != (w as u32, h as u32))
+        .expect("halved within 40 frames");
+    assert!(first >= 10, "halved after {first} frames");
+    assert_eq!(encoder.last_frame_size(), (160, 120));
+    // Half-size frames meet the bitrate.
+    let sizes: Vec<usize> = (0..10).map(|_| frame(&mut encoder).len()).collect();
+    let budget = starved as usize / 30 / 8;
+    assert!(
+        sizes[5..].iter().all(|s| *s < budget * 3 / 2),
+        "{sizes:?} for {budget}"
+    );
+    // A client that cannot take them gets full-size frames meanwhile.
+    encoder.set_may_halve(false);
+    frame(&mut encoder);
+    assert_eq!(encoder.last_frame_size(), (w as u32, h as u32));
+    encoder.set_may_halve(true);
+    frame(&mut encoder);
+    assert_eq!(encoder.last_frame_size(), (160, 120));
+    // Plenty of bits: back to full size.
+    encoder.set_bitrate(8_000_000);
+    let back = (0..60)
+        .map(|_| jpeg_size(&frame(&mut encoder)))
+        .position(|size| size == (w as u32, h as u32));
+    assert!(back.is_some(), "still at half size");
+    // The GStreamer codecs keep their size.
+    if codec_ok(VideoCodec::Vp8) {
+        let mut vp8 =
+            VideoEncoder::new(VideoCodec::Vp8, w as u32, h as u32, 30, 100_000).expect("encoder");
+        for n in 0..20 {
+            vp8.encode(&pattern(w, h, n, true), w * 4, n as u64 * 33)
+                .unwrap();
+            assert_eq!(vp8.last_frame_size(), (w as u32, h as u32));
+        }
+    }
+}
+
 #[test]
 fn stride_and_sizes() {
     // A padded stride and an odd size (not for H.264).
