@@ -150,6 +150,24 @@ pub struct StreamEncoder {
     idle_frames: u32,
 }
 
+/// What a client's STREAM_REPORT says of a window of stream frames.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamReport {
+    pub frames: u32,
+    pub drops: u32,
+    /// How early the last frame came (ms; negative: late).
+    pub last_delay_ms: i32,
+    /// How long the last frame took to arrive (ms).
+    pub transit_ms: i32,
+}
+
+/// The longest a stream frame should take to reach its client (ms): the
+/// playout delay follows it (a quarter more and 3 ms), and with it the
+/// time from the application's draw to the client's screen. Longer, and
+/// the bitrate comes down whatever the link estimate allows (it counts
+/// short bursts a shaped link lets through faster than its rate).
+const FRAME_TRANSIT_TARGET_MS: i32 = 10;
+
 /// An encoder whose group got no frame for this many frames of its stream
 /// is dropped (its clients moved to another group, or left).
 const IDLE_ENCODER_FRAMES: u32 = 90;
@@ -297,20 +315,26 @@ impl DisplayState {
 
     /// Adapts the bitrate of stream `id` in `codec` for rate group `group`
     /// to a report of one of its clients: dropped frames, or frames shown
-    /// more than 200 ms late, lower it by a quarter; smooth playback
-    /// raises it by a tenth; within 1/4 and 2 times the encoder's default
-    /// (1/4 and 1 time for MJPEG), and never above the share of the
-    /// group's slowest measured link. The clients of a group share its
-    /// encoder, so the one in trouble sets it.
+    /// more than 200 ms late, lower it by a quarter; frames that took
+    /// longer than `FRAME_TRANSIT_TARGET_MS` to arrive (`transit_ms`)
+    /// lower it by a tenth; smooth playback of quick frames raises it by a
+    /// tenth; within 1/4 and 2 times the encoder's default (1/4 and 1 time
+    /// for MJPEG), and never above the share of the group's slowest
+    /// measured link. The clients of a group share its encoder, so the one
+    /// in trouble sets it.
     pub fn adapt_bitrate(
         &mut self,
         id: u32,
         codec: super::encoder::VideoCodec,
         group: u8,
-        frames: u32,
-        drops: u32,
-        last_delay_ms: i32,
+        report: &StreamReport,
     ) -> Option<u64> {
+        let StreamReport {
+            frames,
+            drops,
+            last_delay_ms,
+            transit_ms,
+        } = *report;
         let entry = self
             .encoders
             .iter_mut()
@@ -319,7 +343,9 @@ impl DisplayState {
         let now = entry.encoder.bitrate();
         let next = if drops > 0 || last_delay_ms < -200 {
             now * 3 / 4
-        } else if frames > 0 {
+        } else if transit_ms > FRAME_TRANSIT_TARGET_MS {
+            now - now / 10
+        } else if frames > 0 && transit_ms <= FRAME_TRANSIT_TARGET_MS * 3 / 4 {
             now + now / 10
         } else {
             now
@@ -558,7 +584,13 @@ mod tests {
             fast.data.len()
         );
         // A report of trouble in the slow group lowers its bitrate only.
-        state.adapt_bitrate(0, VideoCodec::Mjpeg, 3, 5, 2, 0);
+        let trouble = StreamReport {
+            frames: 5,
+            drops: 2,
+            last_delay_ms: 0,
+            transit_ms: 2,
+        };
+        state.adapt_bitrate(0, VideoCodec::Mjpeg, 3, &trouble);
         assert!(bitrate(&state, 3).unwrap() < 2_000_000 / 100 * LINK_SHARE_PERCENT);
         assert_eq!(bitrate(&state, 0), Some(default));
     }

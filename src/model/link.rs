@@ -323,7 +323,7 @@ pub const PLAYOUT_MIN_MS: u32 = 10;
 pub const PLAYOUT_MAX_MS: u32 = 400;
 /// Added to the longest recent transit, with a quarter of it: jitter and
 /// decoding (loopback needs little more than the decoding).
-const PLAYOUT_MARGIN_MS: f64 = 5.0;
+const PLAYOUT_MARGIN_MS: f64 = 3.0;
 /// How fast the remembered longest transit forgets: its time constant in
 /// seconds (the transit swings within every few frames as the queue fills
 /// and drains; the delay follows the top of the swing, not each frame).
@@ -331,11 +331,13 @@ const PLAYOUT_DECAY_S: f64 = 2.0;
 /// A lower delay is given only when it is lower by a quarter of the
 /// current one (and at least `PLAYOUT_HYSTERESIS_MIN_MS`), and not more
 /// often than every `PLAYOUT_LOWER_INTERVAL_NS`; a higher one at once
-/// (with headroom), since frames would be late. A fixed 30 ms step left a
+/// (with a little headroom: more only made the delay swing between the
+/// raise and the next lowering, 17 to 28 ms at 10 Mbit/s), since frames
+/// would be late. A fixed 30 ms step left a
 /// delay under 40 ms where a single late frame had put it: loopback
 /// streams stayed 15 to 20 ms later than they needed.
 const PLAYOUT_HYSTERESIS_MIN_MS: u32 = 4;
-const PLAYOUT_HEADROOM_MS: u32 = 10;
+const PLAYOUT_HEADROOM_MS: u32 = 3;
 const PLAYOUT_LOWER_INTERVAL_NS: u64 = 2_000_000_000;
 /// Reports on frames stamped less than this after a change may have been
 /// judged by the client's clock before the change reached it.
@@ -739,15 +741,15 @@ mod tests {
     fn playout_starts_safe_drops_to_the_transit_and_rises_at_once() {
         let mut p = PlayoutEstimator::default();
         assert_eq!(p.given(), PLAYOUT_START_MS);
-        // 40 ms of transit: 40 * 1.25 + 5 = 55.
-        assert_eq!(p.frame(0, Duration::from_millis(40)), Some(55));
+        // 40 ms of transit: 40 * 1.25 + 3 = 53.
+        assert_eq!(p.frame(0, Duration::from_millis(40)), Some(53));
         // Steady: no change.
         for i in 1..100 {
             assert_eq!(p.frame(i * 33 * MS, Duration::from_millis(40)), None);
         }
         // A longer transit raises it at once, with headroom.
         let t = 100 * 33 * MS;
-        assert_eq!(p.frame(t, Duration::from_millis(100)), Some(140));
+        assert_eq!(p.frame(t, Duration::from_millis(100)), Some(131));
         // It comes down only after the peak has decayed well below and
         // two seconds passed.
         let mut lowered = None;
@@ -766,37 +768,37 @@ mod tests {
     fn reports_steer_the_playout_delay_once_they_come() {
         let mut p = PlayoutEstimator::default();
         let s = 1_000_000_000;
-        // The link estimate says 100 ms: 130.
-        assert_eq!(p.frame(s, Duration::from_millis(100)), Some(130));
+        // The link estimate says 100 ms: 128.
+        assert_eq!(p.frame(s, Duration::from_millis(100)), Some(128));
         // A report on a frame stamped before the change reached the
         // client says nothing.
         assert_eq!(p.report(s + 100 * MS, 1100, 300, 0, 130), None);
-        // Frames arrive 120 ms early: they need 10 ms, 18 with the margin,
+        // Frames arrive 120 ms early: they need 10 ms, 16 with the margin,
         // which the delay comes down to once two seconds have passed since
         // the change; the link estimate no longer counts.
         assert_eq!(p.report(s + 500 * MS, 1450, 120, 0, 130), None);
         assert_eq!(p.frame(s + 600 * MS, Duration::from_millis(200)), None);
         let lowered = (7..40u64)
             .find_map(|i| p.report(s + i * 300 * MS, (1000 + i * 300) as u32, 120, 0, 130));
-        assert_eq!(lowered, Some(18));
-        // Late frames raise it at once: 25 ms late at 18 ms is 43 ms, with
-        // a quarter as margin and headroom.
+        assert_eq!(lowered, Some(16));
+        // Late frames raise it at once: 25 ms late at 16 ms is 41 ms, with
+        // a quarter and 3 ms as margin, and headroom.
         let t = s + 40 * 300 * MS;
-        let raised = p.report(t, (t / MS) as u32, -25, 2, 18);
-        assert_eq!(raised, Some(69));
+        let raised = p.report(t, (t / MS) as u32, -25, 2, 16);
+        assert_eq!(raised, Some(58));
     }
 
     #[test]
     fn a_small_delay_comes_down_after_a_late_frame() {
         // Loopback: 2 ms of transit, 10 ms of delay; one frame takes 12
-        // (12 * 1.25 + 5, with headroom: 30).
+        // (12 * 1.25 + 3, with headroom: 21).
         let mut p = PlayoutEstimator::default();
         assert_eq!(p.frame(0, Duration::from_millis(2)), Some(PLAYOUT_MIN_MS));
-        assert_eq!(p.frame(33 * MS, Duration::from_millis(12)), Some(30));
+        assert_eq!(p.frame(33 * MS, Duration::from_millis(12)), Some(21));
         let lowered: Vec<_> = (2..300u64)
             .filter_map(|i| p.frame(i * 33 * MS, Duration::from_millis(2)))
             .collect();
-        // (Under the old fixed 30 ms step it stayed at 30.)
+        // (Under the old fixed 30 ms step it stayed at 21.)
         assert!(lowered.last().is_some_and(|&d| d <= 12), "{lowered:?}");
     }
 

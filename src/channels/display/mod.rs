@@ -32,7 +32,7 @@ use crate::display::codecs::{quic, zlib, ImageType, Pixels};
 use crate::display::encoder::VideoCodec;
 use crate::display::rate_group::GroupLinks;
 use crate::display::region::Region;
-use crate::display::state::{DisplayState, Effect};
+use crate::display::state::{DisplayState, Effect, StreamReport};
 use crate::display::stream::Stream;
 use crate::display::surface::Rect;
 use crate::model::channel::ChannelExt;
@@ -40,7 +40,7 @@ use crate::model::channel_client::{new_channel_client, ChannelClient, ChannelCli
 use crate::model::client::Client;
 use crate::model::connection::{attach, ChannelProtocol, Outbox, Result};
 use crate::model::error::ConnectionError;
-use crate::model::link::{ClientPlayout, PlayoutEstimator};
+use crate::model::link::{ClientPlayout, PlayoutEstimator, PLAYOUT_START_MS};
 use crate::model::messages::MainMessage;
 use crate::model::transport::Transport;
 use crate::protocol::constants::{
@@ -235,12 +235,29 @@ impl DisplayProtocol {
         }
     }
 
+    /// A stream is about to start: a client whose playout delay is still
+    /// the one for an unmeasured link gets the one the link's round trip
+    /// needs. Too low is safe: the first frames raise it, and a higher
+    /// delay only holds frames longer, where a lower one makes those
+    /// already sent late.
+    fn expect_stream(&mut self, out: &Outbox) {
+        if self.playout.given() != PLAYOUT_START_MS {
+            return;
+        }
+        let Some(transit) = out.link.transit(0) else {
+            return;
+        };
+        if let Some(delay) = self.playout.frame(now_ns(), transit) {
+            red_debug!(
+                "a stream is about to start: {delay} ms of playout delay (transit {transit:?})"
+            );
+            self.give_playout_delay(delay);
+        }
+    }
+
     /// A STREAM_REPORT says how early (or late) the frames arrived.
     fn stream_report(&mut self, end_frame_mm_time: u32, slack_ms: i32, drops: u32) {
-        let in_effect = self
-            .playout_to_main
-            .as_ref()
-            .map_or(self.playout.given(), |to_main| to_main.shared.delay_ms());
+        let in_effect = self.playout_in_effect();
         let delay = self
             .playout
             .report(now_ns(), end_frame_mm_time, slack_ms, drops, in_effect);
@@ -248,6 +265,13 @@ impl DisplayProtocol {
             red_debug!("stream frames arrive {slack_ms} ms early with {in_effect} ms of playout delay: {delay} ms");
             self.give_playout_delay(delay);
         }
+    }
+
+    /// The playout delay the client has (the largest its displays need).
+    fn playout_in_effect(&self) -> u32 {
+        self.playout_to_main
+            .as_ref()
+            .map_or(self.playout.given(), |to_main| to_main.shared.delay_ms())
     }
 
     /// Asks the client's main channel for `delay` ms of playout delay.
@@ -920,14 +944,21 @@ impl ChannelProtocol for DisplayProtocol {
                 ..
             }) => {
                 if let Some(codec) = self.streams.codec_of(stream_id) {
+                    // How long the window's last frame took to arrive: the
+                    // delay it had, less how early it came.
+                    let transit_ms = self.playout_in_effect() as i32 - last_frame_delay;
                     self.stream_report(end_frame_mm_time, last_frame_delay, num_drops);
+                    let report = StreamReport {
+                        frames: num_frames,
+                        drops: num_drops,
+                        last_delay_ms: last_frame_delay,
+                        transit_ms,
+                    };
                     let bitrate = lock(&self.state).adapt_bitrate(
                         stream_id,
                         codec,
                         self.streams.rate_group(),
-                        num_frames,
-                        num_drops,
-                        last_frame_delay,
+                        &report,
                     );
                     red_debug!(
                         "stream {stream_id}: {num_frames} frames, {num_drops} dropped, delay {last_frame_delay} ms: bitrate {bitrate:?}"
@@ -1078,11 +1109,13 @@ fn bands_changed(channels: &DisplayChannels, effect: &Effect) {
 /// A damaged rectangle: a stream frame for the clients that can take it,
 /// an image update for the others.
 fn forward_damage(channels: &DisplayChannels, rect: Rect) {
-    let detection = {
+    let (detection, stream_soon) = {
         let mut state = lock(&channels.state);
-        let detection = state.streams.on_damage(rect, Instant::now());
+        let now = Instant::now();
+        let detection = state.streams.on_damage(rect, now);
         state.drop_encoders(&detection.ended);
-        detection
+        let soon = detection.frame.is_none() && state.streams.at_video_rate(rect, now);
+        (detection, soon)
     };
     let clients = &channels.display_channel;
     let Some((id, _)) = detection.frame else {
@@ -1093,6 +1126,13 @@ fn forward_damage(channels: &DisplayChannels, rect: Rect) {
             }
             p.pending.add(rect);
             p.cached.drawn(rect);
+            // A stream is about to start here: its first frames must not
+            // meet the client's clock still at the delay for a link never
+            // measured (400 ms; lowered under them, they are late and
+            // dropped: a third of a second of video on a slow link).
+            if stream_soon && p.streams.can_stream() {
+                p.expect_stream(out);
+            }
             Ok(())
         });
         return;

@@ -182,6 +182,11 @@ impl ClientStreams {
         self.rate_group.unwrap_or(rate_group::UNMEASURED)
     }
 
+    /// Whether the client decodes any codec the server encodes.
+    pub(crate) fn can_stream(&self) -> bool {
+        !self.codecs.is_empty()
+    }
+
     /// The codec of stream `id` on this client, if it has it.
     pub(crate) fn codec_of(&self, id: u32) -> Option<VideoCodec> {
         self.streams.iter().find(|(s, _)| *s == id).map(|(_, c)| *c)
