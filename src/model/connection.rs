@@ -288,6 +288,10 @@ pub(crate) struct ChannelIo {
     /// a queue that does not shrink (a client that stopped reading) is
     /// looked at less and less often.
     last_drain: Option<(usize, Duration)>,
+    /// The kernel's queue at the last look `sample_the_drain` scheduled,
+    /// and the wait before it: a queue that does not move (a client that
+    /// stopped reading) is looked at less and less often.
+    drain_sample: Option<(usize, Duration)>,
 }
 
 impl ChannelIo {
@@ -449,6 +453,7 @@ pub(crate) fn attach(
         write_source: None,
         drain_source: None,
         last_drain: None,
+        drain_sample: None,
     };
     // What delayed ACKs can leave unacknowledged (see `LinkEstimator`).
     if let Some(segment) = crate::base::sys::tcp_max_segment(io.socket.raw_fd()) {
@@ -710,8 +715,14 @@ fn sample_the_drain(io: &mut ChannelIo, rcc: &ChannelClient) {
         return;
     }
     let Some(channel) = rcc.channel() else { return };
+    let queued = io.out.kernel_queued;
+    let wait = match io.drain_sample {
+        Some((before, waited)) if before == queued => (waited * 2).min(DRAIN_SAMPLE_MAX_WAIT),
+        _ => DRAIN_SAMPLE_INTERVAL,
+    };
+    io.drain_sample = Some((queued, wait));
     let weak = rcc.downgrade();
-    let source = channel.core().timeout_add(DRAIN_SAMPLE_INTERVAL, move || {
+    let source = channel.core().timeout_add(wait, move || {
         let Some(rcc) = weak.upgrade() else {
             return glib::ControlFlow::Break;
         };
@@ -724,6 +735,9 @@ fn sample_the_drain(io: &mut ChannelIo, rcc: &ChannelClient) {
     });
     io.drain_source = Some(source);
 }
+
+/// The longest wait between looks at a kernel queue that does not drain.
+const DRAIN_SAMPLE_MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// Watches for the socket to drain while frames wait.
 fn watch_writable(io: &mut ChannelIo, rcc: &ChannelClient) {
