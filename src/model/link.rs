@@ -49,6 +49,11 @@ const RTT_GAIN: f64 = 0.25;
 /// while the peer was slow, as a client decoding its first screen over
 /// loopback), which then doubles; the next busy stretch measures it again.
 const PROBE_AFTER_NS: u64 = 2_000_000_000;
+/// An estimate that held no producer back probes up only after this long
+/// unconfirmed: a stream at its share never fills the link, but an
+/// estimate measured while the peer stalled (a client busy on a loaded
+/// machine) must not hold for good.
+const PROBE_UNHELD_AFTER_NS: u64 = 10_000_000_000;
 /// The estimate probes no higher (bytes/s): the queue bound is the
 /// ceiling long before.
 const PROBE_MAX: f64 = 10e9;
@@ -199,17 +204,20 @@ impl LinkEstimator {
         changed | self.probe(now_ns)
     }
 
-    /// Doubles an estimate that bytes sent since have not confirmed, when
-    /// it held producers back: a sender that keeps itself well within the
-    /// link (a stream at its share) says nothing of how much faster it is.
+    /// Doubles an estimate that bytes sent since have not confirmed: soon
+    /// when it held producers back, else only after long. A sender that
+    /// keeps itself well within the link (a stream at its share) says
+    /// little of how much faster the link is.
     fn probe(&mut self, now_ns: u64) -> bool {
         let (Some(bandwidth), Some((at, written))) = (self.bandwidth, self.measured_at) else {
             return false;
         };
-        if now_ns.saturating_sub(at) < PROBE_AFTER_NS
-            || self.written == written
-            || !self.held_since_measured
-        {
+        let after = if self.held_since_measured {
+            PROBE_AFTER_NS
+        } else {
+            PROBE_UNHELD_AFTER_NS
+        };
+        if now_ns.saturating_sub(at) < after || self.written == written {
             return false;
         }
         self.bandwidth = Some((bandwidth * 2.0).min(PROBE_MAX));
@@ -696,7 +704,8 @@ mod tests {
             ..Default::default()
         };
         // Bytes within the bound go out and the queue never builds up: the
-        // sender keeps within the link, whose speed it says nothing of.
+        // sender keeps within the link, whose speed it says little of (for
+        // 5 s; after 10 the estimate probes up all the same).
         let mut t = 0;
         for _ in 0..100 {
             t += 50 * MS;
@@ -726,6 +735,30 @@ mod tests {
         // A busy link measures far below: taken at once.
         let (slow, _) = run(1e6, 10, |_| usize::MAX);
         assert!(within(slow.bandwidth_bps(), 8e6, 0.05));
+    }
+
+    #[test]
+    fn an_estimate_measured_while_the_peer_stalled_does_not_hold_for_good() {
+        // 800 kbit/s, measured while a client on a loaded machine read
+        // nothing; then small updates that never fill the bound.
+        let mut est = LinkEstimator {
+            bandwidth: Some(1e5),
+            measured_at: Some((0, 0)),
+            ..Default::default()
+        };
+        let mut t = 0;
+        for _ in 0..180 {
+            t += 50 * MS;
+            est.wrote(1000);
+            est.sample(t, 0, 0);
+        }
+        assert_eq!(est.bandwidth_bps(), 800_000);
+        for _ in 0..60 {
+            t += 50 * MS;
+            est.wrote(1000);
+            est.sample(t, 0, 0);
+        }
+        assert_eq!(est.bandwidth_bps(), 1_600_000);
     }
 
     #[test]
