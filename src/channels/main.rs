@@ -131,7 +131,8 @@ impl ChannelProtocol for MainProtocol {
                 out.send(&Uuid { uuid })?;
             }
         }
-        Ok(())
+        // As spice-server does: the client's link, timed at connect.
+        out.start_net_test()
     }
 
     fn handle(

@@ -111,6 +111,31 @@ pub(crate) struct Outbox {
     told_bandwidth: (u64, Option<Instant>),
     /// Messages sent, by type: (type, count, bytes); logged at the end.
     sent: Vec<(u16, u64, u64)>,
+    /// The network test at connect, while its PINGs are out.
+    net_test: Option<NetTest>,
+}
+
+/// spice-server's network test at connect, on the main channel: a
+/// warm-up PING, a latency PING and a bulk PING of `NET_TEST_BYTES`, sent
+/// back to back. The bulk PING's round trip less the latency PING's is the
+/// time its bytes took on the link. The channels measure their own links
+/// from then on (`LinkEstimator::sample`).
+#[derive(Debug)]
+struct NetTest {
+    latency_id: u32,
+    bulk_id: u32,
+    latency: Option<Duration>,
+}
+
+/// The bulk PING's padding (spice-server's `NET_TEST_BYTES`).
+const NET_TEST_BYTES: u32 = 250 * 1024;
+
+/// The bandwidth (bytes/s) the network test measured: `bytes` took the
+/// bulk PING's round trip less the latency PING's. `None` when that is
+/// not positive (a link too fast to time this way).
+fn net_test_bandwidth(bytes: u32, latency: Duration, bulk: Duration) -> Option<f64> {
+    let on_link = bulk.checked_sub(latency)?.as_secs_f64();
+    (on_link > 0.0).then(|| f64::from(bytes) / on_link)
 }
 
 impl Outbox {
@@ -133,6 +158,7 @@ impl Outbox {
             rtt_changed: false,
             told_bandwidth: (0, None),
             sent: Vec::new(),
+            net_test: None,
         }
     }
 
@@ -234,6 +260,52 @@ impl Outbox {
         }
     }
 
+    /// Starts the network test (see `NetTest`).
+    pub fn start_net_test(&mut self) -> Result {
+        let mut ids = [0; 3];
+        for (id, padding) in ids.iter_mut().zip([0, 0, NET_TEST_BYTES]) {
+            self.ping_id = self.ping_id.wrapping_add(1);
+            *id = self.ping_id;
+            self.send(&Ping {
+                id: self.ping_id,
+                timestamp: monotonic_ns(),
+                padding,
+            })?;
+        }
+        self.net_test = Some(NetTest {
+            latency_id: ids[1],
+            bulk_id: ids[2],
+            latency: None,
+        });
+        Ok(())
+    }
+
+    /// A PONG of the network test came back after `rtt`.
+    fn net_test_pong(&mut self, id: u32, rtt: Duration) {
+        let Some(test) = &mut self.net_test else {
+            return;
+        };
+        if id == test.latency_id {
+            test.latency = Some(rtt);
+        } else if id == test.bulk_id {
+            let latency = test.latency;
+            self.net_test = None;
+            let Some(latency) = latency else { return };
+            match net_test_bandwidth(NET_TEST_BYTES, latency, rtt) {
+                Some(bandwidth) => {
+                    red_debug!(
+                        "network test: {:.1} Mbit/s, round trip {latency:?}",
+                        bandwidth * 8.0 / 1e6
+                    );
+                    self.link.measured_at_connect(monotonic_ns(), bandwidth);
+                    self.link.round_trip(latency, 0);
+                    self.rtt_changed = true;
+                }
+                None => red_debug!("network test: too fast to time, round trip {latency:?}"),
+            }
+        }
+    }
+
     fn send_ping(&mut self) -> Result {
         if self.ping.is_some() {
             return Ok(());
@@ -256,7 +328,11 @@ impl Outbox {
                     self.unacked = self.unacked.saturating_sub(ACK_WINDOW);
                 }
             }
-            CommonClientMessage::Pong { id, .. } => {
+            CommonClientMessage::Pong { id, timestamp } => {
+                if self.net_test.is_some() {
+                    let rtt = Duration::from_nanos(monotonic_ns().saturating_sub(timestamp));
+                    self.net_test_pong(id, rtt);
+                }
                 if let Some((ping_id, sent, queued_ahead)) = self.ping {
                     if ping_id == id {
                         self.link.round_trip(sent.elapsed(), queued_ahead);
@@ -820,4 +896,25 @@ pub(crate) fn round_trip(rcc: &ChannelClient) -> Option<Duration> {
 /// header and its slot in the queue.
 fn memory_of(frame: &Vec<u8>) -> usize {
     frame.capacity() + 16 + std::mem::size_of::<Vec<u8>>()
+}
+
+#[cfg(test)]
+mod net_test_tests {
+    use super::*;
+
+    #[test]
+    fn the_bulk_ping_times_the_link() {
+        // 250 KiB in 200 ms more than the latency PING: 10.24 Mbit/s.
+        let bw = net_test_bandwidth(
+            NET_TEST_BYTES,
+            Duration::from_millis(2),
+            Duration::from_millis(202),
+        )
+        .unwrap();
+        assert!((bw * 8.0 - 10_240_000.0).abs() < 1.0, "{bw}");
+        // A bulk round trip no longer than the latency one: not timed.
+        let ms = Duration::from_millis;
+        assert_eq!(net_test_bandwidth(NET_TEST_BYTES, ms(2), ms(2)), None);
+        assert_eq!(net_test_bandwidth(NET_TEST_BYTES, ms(3), ms(2)), None);
+    }
 }

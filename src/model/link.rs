@@ -115,6 +115,16 @@ impl LinkEstimator {
         }
     }
 
+    /// The network test at connect measured `bytes_per_second`: the
+    /// estimate until the link's own drains measure it (it then moves
+    /// from there).
+    pub fn measured_at_connect(&mut self, now_ns: u64, bytes_per_second: f64) {
+        if self.bandwidth.is_none() {
+            self.bandwidth = Some(bytes_per_second.max(MIN_BANDWIDTH));
+            self.measured_at = Some((now_ns, self.written));
+        }
+    }
+
     /// `n` more bytes were handed to the kernel.
     pub fn wrote(&mut self, n: usize) {
         self.written += n as u64;
