@@ -282,8 +282,10 @@ def test_a_full_screen_stream_shows_on_a_10_mbit_link_within_200_ms():
     # packets carry a little less TCP payload; the estimate may be low
     # while the stream does not fill the link, never far above it.
     assert 4e6 <= result["bandwidth"] <= 13e6, result
-    # The network test at connect timed 250 KiB on the same link (tbf lets
-    # its 64 kbit burst through at once, so a little over 10 Mbit/s).
+    # The network test at connect timed 250 KiB on the same link. It reads
+    # high, 15.9 to 17.3 Mbit/s in five runs (why is not established: the
+    # bulk PING's bytes may leave partly before the latency PING's round
+    # trip ends), as spice-server's method would.
     assert 4e6 <= result["main_bandwidth"] <= 20e6, result
     assert result["round_trip_us"] >= 0, result
     assert result["bandwidth_notified"] >= 1, result
