@@ -768,20 +768,7 @@ fn wait_for_drain(io: &mut ChannelIo, rcc: &ChannelClient) {
         }
     }
     io.last_drain = Some((queued, wait));
-    let weak = rcc.downgrade();
-    let source = channel.core().timeout_add(wait, move || {
-        let Some(rcc) = weak.upgrade() else {
-            return glib::ControlFlow::Break;
-        };
-        let result = with_io(&rcc, |io, _| {
-            io.drain_source = None;
-            Ok(())
-        });
-        // pump() sets a new timer if the kernel still holds too much.
-        let _ = finish(&rcc, result);
-        glib::ControlFlow::Break
-    });
-    io.drain_source = Some(source);
+    arm_drain_timer(io, rcc, &channel, wait);
 }
 
 /// Looks at the kernel's queue again shortly while it drains, so that
@@ -797,6 +784,18 @@ fn sample_the_drain(io: &mut ChannelIo, rcc: &ChannelClient) {
         _ => DRAIN_SAMPLE_INTERVAL,
     };
     io.drain_sample = Some((queued, wait));
+    arm_drain_timer(io, rcc, &channel, wait);
+}
+
+/// The one-shot timer of `wait_for_drain` and `sample_the_drain`: it
+/// pumps the connection, whose `pump` sets a new one if the kernel still
+/// holds too much.
+fn arm_drain_timer(
+    io: &mut ChannelIo,
+    rcc: &ChannelClient,
+    channel: &crate::model::channel::Channel,
+    wait: Duration,
+) {
     let weak = rcc.downgrade();
     let source = channel.core().timeout_add(wait, move || {
         let Some(rcc) = weak.upgrade() else {
