@@ -592,12 +592,17 @@ fn codecs() -> Vec<Box<dyn Codec>> {
     ]
 }
 
-/// CPU time this thread has run, from the scheduler: wall time would
-/// count the time others' load on the shared machine takes from us.
+/// CPU time this thread has run: wall time would count the time others'
+/// load on the shared machine takes from us. CLOCK_THREAD_CPUTIME_ID, not
+/// /proc's schedstat, which moves only at scheduler ticks (milliseconds).
 fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 struct Totals {

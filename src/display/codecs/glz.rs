@@ -185,7 +185,7 @@ impl GlzDictionary {
         let mut rgb = Vec::with_capacity(count);
         image.gather_rgb(&mut rgb);
         let pos = self.next_pos;
-        self.compress_rgb(&rgb, pos, id, out);
+        self.compress_rgb(&rgb, image.width as usize, pos, id, out);
         if image.kind == ImageType::Rgba {
             // Alpha copies stay inside the image: the window keeps colours
             // only (the display's surfaces have no alpha).
@@ -250,8 +250,9 @@ impl GlzDictionary {
         ))
     }
 
-    /// The RGB stream of the image `id` of pixels `rgb`, at `pos`.
-    fn compress_rgb(&mut self, rgb: &[u32], pos: u64, id: u64, out: &mut Vec<u8>) {
+    /// The RGB stream of the image `id` of pixels `rgb`, rows of `width`,
+    /// at `pos`.
+    fn compress_rgb(&mut self, rgb: &[u32], width: usize, pos: u64, id: u64, out: &mut Vec<u8>) {
         let mut literals_from = 0;
         let mut at = 0;
         let mut misses = 0usize;
@@ -262,6 +263,18 @@ impl GlzDictionary {
             if let Some(prev) = at.checked_sub(1) {
                 if rgb.get(prev) == rgb.get(at) {
                     best = copy(common(rgb, prev, at), 0, 0, &RGB);
+                }
+            }
+            // The row above, as in LZ: the table loses it to nearer
+            // repeats, and in text and UI it is the likeliest long copy.
+            if let Some(above) = at.checked_sub(width).filter(|_| width > 1) {
+                if rgb.get(above) == rgb.get(at) {
+                    let found = copy(common(rgb, above, at), 0, width.saturating_sub(1), &RGB);
+                    if let Some(f) = found {
+                        if best.is_none_or(|b| better(&f, &b)) {
+                            best = Some(f);
+                        }
+                    }
                 }
             }
             // A long run of one colour (paper, a window's background) is

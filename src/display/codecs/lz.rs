@@ -47,8 +47,8 @@ pub(super) const MAX_SKIP: usize = 7;
 pub(super) trait Unit: Copy + Eq {
     /// A value of the unit for hashing.
     fn key(self) -> u32;
-    /// Appends the unit as a literal.
-    fn put(self, out: &mut Vec<u8>);
+    /// Appends `units` as literals (after their control byte).
+    fn put_run(units: &[Self], out: &mut Vec<u8>);
 }
 
 /// A pixel's colour, `0x00RRGGBB`; sent as B, G, R.
@@ -56,9 +56,16 @@ impl Unit for u32 {
     fn key(self) -> u32 {
         self
     }
-    fn put(self, out: &mut Vec<u8>) {
-        let [b, g, r, _] = self.to_le_bytes();
-        out.extend_from_slice(&[b, g, r]);
+    fn put_run(units: &[Self], out: &mut Vec<u8>) {
+        // One resize for the run: a push per byte checked the capacity
+        // each time, and literals were LZ's hottest loop on text.
+        let start = out.len();
+        out.resize(start + units.len() * 3, 0);
+        if let Some(tail) = out.get_mut(start..) {
+            for (dst, unit) in tail.chunks_exact_mut(3).zip(units) {
+                dst.copy_from_slice(&unit.to_le_bytes()[..3]);
+            }
+        }
     }
 }
 
@@ -67,8 +74,8 @@ impl Unit for u8 {
     fn key(self) -> u32 {
         u32::from(self)
     }
-    fn put(self, out: &mut Vec<u8>) {
-        out.push(self);
+    fn put_run(units: &[Self], out: &mut Vec<u8>) {
+        out.extend_from_slice(units);
     }
 }
 
@@ -130,9 +137,7 @@ pub(super) fn put_literals<U: Unit>(units: &[U], out: &mut Vec<u8>) {
     for run in units.chunks(MAX_LITERALS) {
         // chunks are 1..=32 long: the control byte is 0..=31.
         out.push(run.len().saturating_sub(1) as u8);
-        for unit in run {
-            unit.put(out);
-        }
+        U::put_run(run, out);
     }
 }
 
@@ -160,19 +165,39 @@ fn put_copy(coded_len: usize, distance: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends one stream of `px`, greedy LZ77 with a one-entry hash table
-/// and a check for runs.
-fn compress<U: Unit>(px: &[U], kind: &StreamKind, table: &mut [u32], out: &mut Vec<u8>) {
+/// Appends one stream of `px`, rows of `width` units: greedy LZ77 with a
+/// one-entry hash table and checks for a run and for the row above.
+fn compress<U: Unit>(
+    px: &[U],
+    width: usize,
+    kind: &StreamKind,
+    table: &mut [u32],
+    out: &mut Vec<u8>,
+) {
     table.fill(0);
     let mut literals_from = 0;
     let mut at = 0;
     let mut misses = 0usize;
+    // The row above is the likeliest long match in text and UI, and the
+    // hash table, which keeps the last position of each 3 units, loses it
+    // to nearer repeats of the same units (paper between glyphs).
+    let row_above = (2..=MAX_DISTANCE).contains(&width).then_some(width);
     while let Some(slot) = hash_at(px, at, HASH_BITS) {
+        let here = px.get(at);
         let (mut len, mut distance) = (0, 0);
-        if let Some(prev) = at.checked_sub(1) {
-            if px.get(prev) == px.get(at) {
-                (len, distance) = (common(px, prev, at), 1);
+        let mut consider = |d: usize| {
+            if let Some(from) = at.checked_sub(d) {
+                if px.get(from) == here {
+                    let l = common(px, from, at);
+                    if l > len {
+                        (len, distance) = (l, d);
+                    }
+                }
             }
+        };
+        consider(1);
+        if let Some(d) = row_above {
+            consider(d);
         }
         if let Some(entry) = table.get_mut(slot) {
             // Entries are position + 1, so 0 is empty; positions are below
@@ -181,11 +206,8 @@ fn compress<U: Unit>(px: &[U], kind: &StreamKind, table: &mut [u32], out: &mut V
             *entry = at.saturating_add(1) as u32;
             if let Some(from) = candidate.checked_sub(1) {
                 let d = at.saturating_sub(from);
-                if (2..=MAX_DISTANCE).contains(&d) {
-                    let l = common(px, from, at);
-                    if l > len {
-                        (len, distance) = (l, d);
-                    }
+                if (2..=MAX_DISTANCE).contains(&d) && Some(d) != row_above {
+                    consider(d);
                 }
             }
         }
@@ -261,12 +283,24 @@ impl LzEncoder {
         self.rgb.clear();
         self.rgb.reserve(count);
         image.gather_rgb(&mut self.rgb);
-        compress(&self.rgb, &RGB_STREAM, &mut self.table, out);
+        compress(
+            &self.rgb,
+            image.width as usize,
+            &RGB_STREAM,
+            &mut self.table,
+            out,
+        );
         if image.kind == ImageType::Rgba {
             self.alpha.clear();
             self.alpha.reserve(count);
             image.gather_alpha(&mut self.alpha);
-            compress(&self.alpha, &ALPHA_STREAM, &mut self.table, out);
+            compress(
+                &self.alpha,
+                image.width as usize,
+                &ALPHA_STREAM,
+                &mut self.table,
+                out,
+            );
         }
         Ok(())
     }
