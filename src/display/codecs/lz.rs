@@ -60,7 +60,7 @@ impl Unit for u32 {
         // One resize for the run: a push per byte checked the capacity
         // each time, and literals were LZ's hottest loop on text.
         let start = out.len();
-        out.resize(start + units.len() * 3, 0);
+        out.resize(start.saturating_add(units.len().saturating_mul(3)), 0);
         if let Some(tail) = out.get_mut(start..) {
             for (dst, unit) in tail.chunks_exact_mut(3).zip(units) {
                 dst.copy_from_slice(&unit.to_le_bytes()[..3]);
