@@ -9,7 +9,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::display::pixmap_cache::{quick_hash, CacheBudget, Key, PixmapCache, SeenBefore};
+use super::encoded_bands::Digests;
+use crate::display::pixmap_cache::{CacheBudget, Key, PixmapCache, SeenBefore};
 use crate::display::region::Region;
 use crate::display::surface::Rect;
 use crate::model::client::Client;
@@ -104,24 +105,42 @@ impl CachedDraws {
         None
     }
 
-    /// Before the whole draw `rect` (`bytes`) is encoded: true if it went
-    /// out as FROM_CACHE (the client has it). Otherwise, if it was seen
-    /// before, it is admitted to the cache (after an INVAL_LIST of what
-    /// leaves to make room) and the image message that follows must be
-    /// [`CachedDraws::mark`]ed.
-    pub fn reuse_or_admit(&mut self, rect: Rect, bytes: &[u8], out: &mut Outbox) -> Result<bool> {
+    /// Before the whole draw `rect` is read: true if it went out as
+    /// FROM_CACHE under `key`, which another client's digests gave (the
+    /// client has it).
+    pub fn reuse(&mut self, rect: Rect, key: &Key, out: &mut Outbox) -> Result<bool> {
+        self.drop_admitted();
+        match self.cache.as_mut().and_then(|cache| cache.find(key)) {
+            Some(id) => {
+                send_from_cache(rect, id, out)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Before the whole draw `rect` (`bytes`, whose `digests` are made as
+    /// needed) is encoded: true if it went out as FROM_CACHE (the client
+    /// has it). Otherwise, if it was seen before, it is admitted to the
+    /// cache (after an INVAL_LIST of what leaves to make room) and the
+    /// image message that follows must be [`CachedDraws::mark`]ed.
+    pub fn reuse_or_admit(
+        &mut self,
+        rect: Rect,
+        bytes: &[u8],
+        digests: &mut Digests,
+        out: &mut Outbox,
+    ) -> Result<bool> {
         self.drop_admitted();
         let Some(cache) = &mut self.cache else {
             return Ok(false);
         };
-        if !self.seen.check(quick_hash(bytes) ^ u64::from(rect.width)) {
+        if !self.seen.check(digests.quick ^ u64::from(rect.width)) {
             return Ok(false);
         }
-        let key = Key::of(rect.width, rect.height, bytes);
+        let key = digests.key(rect.width, rect.height, bytes);
         if let Some(id) = cache.find(&key) {
-            let mut reference = super::draw_copy(rect, ImageData::FromCache);
-            reference.image.id = id;
-            out.send(&reference)?;
+            send_from_cache(rect, id, out)?;
             return Ok(true);
         }
         let admission = cache.admit(key);
@@ -167,6 +186,13 @@ impl CachedDraws {
             self.unsent(&key);
         }
     }
+}
+
+/// The DRAW_COPY of `rect` from the client's cache entry `id`.
+fn send_from_cache(rect: Rect, id: u64, out: &mut Outbox) -> Result {
+    let mut reference = super::draw_copy(rect, ImageData::FromCache);
+    reference.image.id = id;
+    out.send(&reference)
 }
 
 /// Whether `rects` (disjoint, as a region's) cover all of `rect`.
