@@ -58,25 +58,3 @@ pub fn tcp_max_segment(fd: std::os::fd::RawFd) -> Option<usize> {
     }
     usize::try_from(segment).ok().filter(|&s| s > 0)
 }
-
-/// Makes SIGPIPE ignored if it still has its default action, which kills
-/// the process. A client that closes with bytes unread makes the next write
-/// to its socket raise SIGPIPE; the writes here (socket2, OpenSSL) do not
-/// pass MSG_NOSIGNAL, so a C or gjs application would die of a client
-/// leaving. Rust and Python programs ignore SIGPIPE already; an application
-/// that set its own handler keeps it.
-pub fn ignore_default_sigpipe() {
-    // SAFETY: sigaction reads and writes only the two live locals passed to
-    // it; a zeroed sigaction with SIG_IGN and no flags is a valid action.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) != 0 {
-            return;
-        }
-        if old.sa_sigaction == libc::SIG_DFL {
-            let mut ignore: libc::sigaction = std::mem::zeroed();
-            ignore.sa_sigaction = libc::SIG_IGN;
-            libc::sigaction(libc::SIGPIPE, &ignore, std::ptr::null_mut());
-        }
-    }
-}

@@ -28,7 +28,7 @@ use super::Server;
 use crate::base::enums::AuthMode;
 use crate::base::sync::lock;
 use crate::model::error::ConnectionError;
-use crate::model::transport::{SaslStream, Transport, WebSocket};
+use crate::model::transport::{SaslStream, StreamSocket, Transport, WebSocket};
 use crate::protocol::constants::{cap, channel, link_err, SPICE_TICKET_CIPHERTEXT_BYTES};
 use crate::protocol::link::{
     encode_link_result, parse_auth_mechanism, AuthMechanism, LinkHeader, LinkMess, LinkReply,
@@ -55,7 +55,7 @@ pub const MAX_PENDING_LINKS_PER_SOURCE: usize = 64;
 /// A new connection: a plain byte stream, or one whose TLS handshake is
 /// under way (finished by the link stage before it reads anything).
 pub(crate) enum Conn {
-    Handshaking(MidHandshakeSslStream<socket2::Socket>),
+    Handshaking(MidHandshakeSslStream<StreamSocket>),
     Ready(Transport),
 }
 

@@ -9,7 +9,7 @@ use super::settings::ListenAddress;
 use super::Server;
 use crate::base::error::RedError;
 use crate::base::i18n::gettext;
-use crate::model::transport::Transport;
+use crate::model::transport::{StreamSocket, Transport};
 
 /// A listening socket and its accept watch.
 pub(super) struct Listener {
@@ -124,6 +124,7 @@ impl Server {
             .map(|a| a.to_string())
             .unwrap_or_else(|| "local".to_string());
         red_debug!("connection from {peer}");
+        let socket = StreamSocket::from(socket);
         let conn = match tls {
             None => Conn::Ready(Transport::Plain(socket)),
             Some(acceptor) => match acceptor.accept(socket) {

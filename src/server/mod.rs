@@ -390,8 +390,6 @@ impl Server {
         if self.is_running() {
             return Err(RedError::AlreadyRunning.error(gettext("The server is already running")));
         }
-        // A client leaving with bytes unread must not kill the application.
-        crate::base::sys::ignore_default_sigpipe();
         let settings = self.settings();
         let address = ListenAddress::parse(&settings.address).ok_or_else(|| {
             RedError::InvalidArgument.error(gettext("The address is not an IP address"))

@@ -34,7 +34,7 @@
 use std::collections::VecDeque;
 
 use super::lz::{
-    common, hash_at, put_literals, put_long_length, INSERT_TAIL, MAX_SKIP, SKIP_SHIFT,
+    common, equal_prefix, hash_at, put_literals, put_long_length, INSERT_TAIL, MAX_SKIP, SKIP_SHIFT,
 };
 use super::{ImageError, ImageType, Pixels};
 
@@ -293,9 +293,7 @@ impl GlzDictionary {
                     }
                     Some(image) => copy(
                         match (image.rgb.get(offset..), rgb.get(at..)) {
-                            (Some(a), Some(b)) => {
-                                a.iter().zip(b).take_while(|(x, y)| x == y).count()
-                            }
+                            (Some(a), Some(b)) => equal_prefix(a, b),
                             _ => 0,
                         },
                         id.saturating_sub(image.id),
