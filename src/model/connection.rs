@@ -486,12 +486,17 @@ impl ChannelIo {
 
     /// Writes queued frames until the socket would block.
     fn flush(&mut self) -> Result<bool> {
-        if !self.out.queue.is_empty() {
+        let writes = !self.out.queue.is_empty();
+        if writes {
             // Before writing, so that a queue that drained is seen empty.
             self.sample_kernel_queue();
         }
         let drained = self.write_queued();
-        self.sample_kernel_queue();
+        // Nothing written to an empty kernel queue: nothing to learn, and
+        // the worker asked the kernel a dozen times a frame.
+        if writes || self.out.kernel_queued > 0 {
+            self.sample_kernel_queue();
+        }
         drained
     }
 
@@ -692,7 +697,65 @@ pub(crate) fn with_io(
         return Ok(());
     };
     f(io, rcc)?;
+    if HELD_PUMPS.with_borrow_mut(|held| held.hold(rcc)) {
+        return Ok(());
+    }
     pump(io, rcc)
+}
+
+/// Connections whose pump waits for [`pump_held`] (see [`holding_pumps`]).
+#[derive(Default)]
+struct HeldPumps {
+    /// Inside [`holding_pumps`].
+    active: bool,
+    clients: Vec<ChannelClient>,
+}
+
+impl HeldPumps {
+    /// Whether `rcc`'s pump is held (then it is remembered).
+    fn hold(&mut self, rcc: &ChannelClient) -> bool {
+        if !self.active {
+            return false;
+        }
+        if !self.clients.contains(rcc) {
+            self.clients.push(rcc.clone());
+        }
+        true
+    }
+}
+
+thread_local! {
+    static HELD_PUMPS: std::cell::RefCell<HeldPumps> = std::cell::RefCell::new(HeldPumps::default());
+}
+
+/// Runs `f`, leaving the pumps of the connections it touches (through
+/// [`with_io`]) to the next [`pump_held`] on this thread. A worker does so
+/// while more drawing requests are queued: a frame of a dozen draws is
+/// then coded from the merged damage and written in one system call, not
+/// a dozen of each.
+pub(crate) fn holding_pumps<R>(f: impl FnOnce() -> R) -> R {
+    let was = HELD_PUMPS.with_borrow_mut(|held| std::mem::replace(&mut held.active, true));
+    let result = f();
+    HELD_PUMPS.with_borrow_mut(|held| held.active = was);
+    result
+}
+
+/// Pumps the connections [`holding_pumps`] held back on this thread; one
+/// whose connection fails is disconnected.
+pub(crate) fn pump_held() {
+    let clients = HELD_PUMPS.with_borrow_mut(|held| std::mem::take(&mut held.clients));
+    for rcc in clients {
+        let result = {
+            let mut guard = lock(&rcc.imp().io);
+            match guard.as_mut() {
+                Some(io) => pump(io, &rcc),
+                None => Ok(()),
+            }
+        };
+        if let Err(error) = result {
+            disconnect_after(&rcc, &error);
+        }
+    }
 }
 
 /// Records the thread running a handler of `rcc`; in debug builds, a

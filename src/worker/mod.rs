@@ -25,9 +25,10 @@ use crate::base::i18n::gettext;
 use crate::base::live_objects::{Counted, CountedClass, Live};
 use crate::base::sync::lock;
 use crate::channels::display::{self as display_channel, DisplayChannels, LinkedChannel};
-use crate::display::state::DisplayRequest;
+use crate::display::state::{DisplayRequest, Effect};
 use crate::model::channel::ChannelThread;
 use crate::model::channel_client::{disconnect_on_own_thread, ChannelClient};
+use crate::model::connection;
 
 /// Requests from the main thread to a worker.
 pub(crate) enum WorkerMessage {
@@ -232,6 +233,8 @@ impl Worker {
             None => {
                 if let Some(shared) = self.imp().shared.get() {
                     let _ = handle(shared, message);
+                    // No worker loop will come back for held pumps.
+                    connection::pump_held();
                 }
             }
         }
@@ -258,12 +261,17 @@ impl ChannelThread for WorkerThread {
 
 /// Handles one request on the worker thread (or, stopped, the main one).
 fn handle(shared: &WorkerShared, message: WorkerMessage) -> ControlFlow<()> {
+    if let WorkerMessage::Display(request) = message {
+        let weight = request.weight();
+        let before = shared.backlog.fetch_sub(weight, Ordering::SeqCst);
+        let effect = lock(&shared.channels.state).handle(request);
+        forward(shared, &effect, before.saturating_sub(weight) > 0);
+        return ControlFlow::Continue(());
+    }
+    // What other requests do comes after the draws before them.
+    connection::pump_held();
     match message {
-        WorkerMessage::Display(request) => {
-            shared.backlog.fetch_sub(request.weight(), Ordering::SeqCst);
-            let effect = lock(&shared.channels.state).handle(request);
-            display_channel::forward(&shared.channels, &effect);
-        }
+        WorkerMessage::Display(_) => {}
         WorkerMessage::Connect(linked) => display_channel::connect(&shared.channels, *linked),
         WorkerMessage::DisconnectChannelClient(rcc) => disconnect_on_own_thread(&rcc),
         WorkerMessage::Quit => return ControlFlow::Break(()),
@@ -271,6 +279,30 @@ fn handle(shared: &WorkerShared, message: WorkerMessage) -> ControlFlow<()> {
         WorkerMessage::Run(f) => f(),
     }
     ControlFlow::Continue(())
+}
+
+/// Drawing requests handled in a row while clients' pumps wait.
+const MAX_HELD_REQUESTS: u32 = 32;
+
+thread_local! {
+    /// Requests handled since the clients were last pumped.
+    static HELD_REQUESTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Forwards a drawing request's effect to the clients. While more
+/// requests are queued (`more`), their pumps wait for the last one (up to
+/// [`MAX_HELD_REQUESTS`]): a frame's draws go out coded together, in one
+/// write per client.
+fn forward(shared: &WorkerShared, effect: &Effect, more: bool) {
+    let held = HELD_REQUESTS.get();
+    if more && held < MAX_HELD_REQUESTS {
+        HELD_REQUESTS.set(held.saturating_add(1));
+        connection::holding_pumps(|| display_channel::forward(&shared.channels, effect));
+    } else {
+        HELD_REQUESTS.set(0);
+        display_channel::forward(&shared.channels, effect);
+        connection::pump_held();
+    }
 }
 
 fn worker_thread(
@@ -304,6 +336,8 @@ fn worker_thread(
         None,
         glib::Priority::DEFAULT,
         move || {
+            // A request that said more were coming when none came.
+            connection::pump_held();
             display_channel::expire_streams(&tick_shared.channels);
             display_channel::settle_lossy(&tick_shared.channels);
             glib::ControlFlow::Continue
