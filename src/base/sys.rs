@@ -3,8 +3,16 @@
 /// The kernel id of the calling thread, as `/proc/self/task` lists it and
 /// Python's `threading.get_native_id()` returns it.
 pub fn current_thread_id() -> i64 {
-    // SAFETY: gettid() takes no arguments, cannot fail and touches no memory.
-    i64::from(unsafe { libc::gettid() })
+    thread_local! {
+        // Asked once per thread: every channel handler notes its thread,
+        // and gettid() is a system call each time.
+        static ID: i64 = {
+            // SAFETY: gettid() takes no arguments, cannot fail and touches
+            // no memory.
+            i64::from(unsafe { libc::gettid() })
+        };
+    }
+    ID.with(|id| *id)
 }
 
 /// What went wrong in `error`, in words for the user: the C library's
