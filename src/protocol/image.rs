@@ -39,6 +39,14 @@ pub enum ImageData<'a> {
     Lz4(&'a [u8]),
     /// One baseline JPEG file, sized exactly width × height.
     Jpeg(&'a [u8]),
+    /// A JPEG of the colours followed by an LZ stream of type XXXA of the
+    /// alpha (see `display::codecs::jpeg`): flags (`jpeg_alpha_flags`),
+    /// the JPEG's size, then a `u32` size and both.
+    JpegAlpha {
+        flags: u8,
+        jpeg_size: u32,
+        data: &'a [u8],
+    },
     /// One GLZ image, zlib-compressed (with zlib's header, as the client
     /// inflates it): the GLZ stream's size, then a `u32` size and the
     /// compressed bytes.
@@ -73,6 +81,7 @@ impl Image<'_> {
             ImageData::Quic(_) => image_type::QUIC,
             ImageData::Lz4(_) => image_type::LZ4,
             ImageData::Jpeg(_) => image_type::JPEG,
+            ImageData::JpegAlpha { .. } => image_type::JPEG_ALPHA,
             ImageData::ZlibGlzRgb { .. } => image_type::ZLIB_GLZ_RGB,
             ImageData::FromCache => image_type::FROM_CACHE,
             ImageData::FromCacheLossless => image_type::FROM_CACHE_LOSSLESS,
@@ -121,6 +130,22 @@ impl Image<'_> {
             ImageData::Quic(data) => sized_bytes(w, "quic data_size", data)?,
             ImageData::Lz4(data) => sized_bytes(w, "lz4 data_size", data)?,
             ImageData::Jpeg(data) => sized_bytes(w, "jpeg data_size", data)?,
+            ImageData::JpegAlpha {
+                flags,
+                jpeg_size,
+                data,
+            } => {
+                if jpeg_size as usize > data.len() {
+                    return Err(ProtocolError::LengthMismatch {
+                        field: "jpeg_alpha jpeg_size",
+                        expected: data.len() as u64,
+                        actual: u64::from(jpeg_size),
+                    });
+                }
+                w.u8(flags);
+                w.u32(jpeg_size);
+                sized_bytes(w, "jpeg_alpha data_size", data)?
+            }
             ImageData::ZlibGlzRgb {
                 glz_data_size,
                 data,
@@ -150,7 +175,7 @@ pub fn lz4_image_payload(top_down: bool, format: u8, blocks: &[&[u8]]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::constants::bitmap_fmt;
+    use crate::protocol::constants::{bitmap_fmt, jpeg_alpha_flags};
 
     fn enc(img: &Image<'_>) -> Result<Vec<u8>> {
         let mut out = Vec::new();
@@ -260,5 +285,28 @@ mod tests {
             ..base
         };
         assert_eq!(img.image_type(), 106);
+        let img = Image {
+            data: ImageData::JpegAlpha {
+                flags: jpeg_alpha_flags::TOP_DOWN,
+                jpeg_size: 2,
+                data: &[0xff, 0xd8, 0x20],
+            },
+            ..base
+        };
+        assert_eq!(img.image_type(), 108);
+        assert_eq!(
+            &enc(&img).unwrap()[18..],
+            &[1, 2, 0, 0, 0, 3, 0, 0, 0, 0xff, 0xd8, 0x20]
+        );
+        // A JPEG larger than the data is refused.
+        let img = Image {
+            data: ImageData::JpegAlpha {
+                flags: 0,
+                jpeg_size: 4,
+                data: &[0xff, 0xd8, 0x20],
+            },
+            ..base
+        };
+        assert!(enc(&img).is_err());
     }
 }

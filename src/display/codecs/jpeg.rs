@@ -10,6 +10,7 @@
 //! resolution costs more in fidelity (thin coloured lines, small images)
 //! than it saves in bytes.
 
+use super::lz::LzEncoder;
 use super::{ImageError, ImageType, Pixels};
 
 /// Quality on a link that keeps up: 40 dB PSNR and more on photographs,
@@ -77,6 +78,31 @@ impl JpegEncoder {
             .map_err(|e| ImageError::Library(e.to_string()))?;
         out.extend_from_slice(&jpeg);
         Ok(())
+    }
+
+    /// Encodes an RGBA `image` as a JPEG_ALPHA image's data: the colours
+    /// as a JPEG at `quality`, then the alpha, lossless, as an LZ stream
+    /// of type XXXA, as spice-common's `canvas_get_jpeg_alpha` reads them
+    /// (top-down). Returns the JPEG's size, the message's `jpeg_size`.
+    pub fn encode_with_alpha(
+        &mut self,
+        image: &Pixels<'_>,
+        quality: u8,
+        alpha: &mut LzEncoder,
+        out: &mut Vec<u8>,
+    ) -> Result<u32, ImageError> {
+        if image.kind != ImageType::Rgba {
+            return Err(ImageError::NoAlpha);
+        }
+        let start = out.len();
+        self.encode(image, quality, out)?;
+        let jpeg_size =
+            u32::try_from(out.len().saturating_sub(start)).map_err(|_| ImageError::TooLarge)?;
+        if let Err(e) = alpha.encode_alpha(image, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        Ok(jpeg_size)
     }
 }
 
@@ -171,6 +197,54 @@ mod tests {
                 assert!(jpeg.len() * 8 < data.len(), "{} bytes", jpeg.len());
             }
         }
+    }
+
+    #[test]
+    fn jpeg_alpha_is_the_jpeg_then_the_exact_alpha_in_lz() {
+        let mut encoder = JpegEncoder::new().unwrap();
+        let mut alpha = LzEncoder::new();
+        for (w, h) in [(200u32, 120u32), (1, 1), (17, 9)] {
+            let mut data = photo(w, h, 5);
+            // A window with rounded, shadowed edges: alpha ramps and runs.
+            for (i, p) in data.chunks_exact_mut(4).enumerate() {
+                let (x, y) = (i as u32 % w, i as u32 / w);
+                p[3] = (x.min(y).min(w - 1 - x).min(h - 1 - y) * 40).min(255) as u8;
+            }
+            let image = Pixels {
+                kind: ImageType::Rgba,
+                width: w,
+                height: h,
+                stride: w as usize * 4,
+                data: &data,
+            };
+            let mut out = vec![0xaa];
+            let jpeg_size = encoder
+                .encode_with_alpha(&image, FAST_LINK_QUALITY, &mut alpha, &mut out)
+                .unwrap() as usize;
+            let (dw, dh, colours) = decode(&out[1..1 + jpeg_size]);
+            assert_eq!((dw, dh), (w as usize, h as usize));
+            assert!(psnr(&data, &colours) >= 40.0, "{w}x{h}");
+            let decoded = crate::display::codecs::test_decoder::lz(&out[1 + jpeg_size..]).unwrap();
+            assert_eq!((decoded.kind, decoded.width, decoded.height), (10, w, h));
+            let want: Vec<u8> = data.chunks_exact(4).map(|p| p[3]).collect();
+            let got: Vec<u8> = decoded.pixels.chunks_exact(4).map(|p| p[3]).collect();
+            assert!(got == want, "{w}x{h}: alpha differs");
+        }
+        // Without alpha there is nothing to send as JPEG_ALPHA.
+        let data = photo(4, 4, 1);
+        let image = Pixels {
+            kind: ImageType::Rgb32,
+            width: 4,
+            height: 4,
+            stride: 16,
+            data: &data,
+        };
+        let mut out = Vec::new();
+        assert!(matches!(
+            encoder.encode_with_alpha(&image, 90, &mut alpha, &mut out),
+            Err(ImageError::NoAlpha)
+        ));
+        assert!(out.is_empty());
     }
 
     #[test]

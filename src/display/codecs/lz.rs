@@ -341,6 +341,43 @@ impl LzEncoder {
     }
 }
 
+/// The `LzImageType` of an alpha stream alone (spice-common's
+/// `LZ_IMAGE_TYPE_XXXA`), the second part of a JPEG_ALPHA image.
+const XXXA: u32 = 10;
+
+impl LzEncoder {
+    /// Appends the LZ encoding of `image`'s alpha alone (type XXXA: the
+    /// header, then the alpha stream), top row first; RGBA only.
+    pub fn encode_alpha(
+        &mut self,
+        image: &Pixels<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ImageError> {
+        if image.kind != ImageType::Rgba {
+            return Err(ImageError::NoAlpha);
+        }
+        let count = image.pixel_count()?;
+        let stride = image
+            .row_bytes()
+            .and_then(|b| u32::try_from(b).ok())
+            .ok_or(ImageError::TooLarge)?;
+        for word in [MAGIC, VERSION, XXXA, image.width, image.height, stride, 1] {
+            out.extend_from_slice(&word.to_be_bytes());
+        }
+        self.alpha.clear();
+        self.alpha.reserve(count);
+        image.gather_alpha(&mut self.alpha);
+        compress(
+            &self.alpha,
+            image.width as usize,
+            &ALPHA_STREAM,
+            &mut self.table,
+            out,
+        );
+        Ok(())
+    }
+}
+
 /// Encodes `image` with a fresh encoder.
 pub fn encode(image: &Pixels<'_>) -> Result<Vec<u8>, ImageError> {
     let mut out = Vec::new();

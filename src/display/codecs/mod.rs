@@ -108,6 +108,8 @@ pub enum ImageError {
     LargerThanWindow,
     /// The system library (libjpeg-turbo, zlib) failed.
     Library(String),
+    /// An alpha encoding (JPEG_ALPHA) of an image without alpha.
+    NoAlpha,
 }
 
 impl fmt::Display for ImageError {
@@ -115,6 +117,7 @@ impl fmt::Display for ImageError {
         match self {
             ImageError::Empty => write!(f, "empty image"),
             ImageError::TooLarge => write!(f, "image too large"),
+            ImageError::NoAlpha => write!(f, "image without alpha"),
             ImageError::BadStride { stride, row_bytes } => {
                 write!(f, "stride {stride} shorter than a row of {row_bytes} bytes")
             }

@@ -143,13 +143,16 @@ pub fn lz(bytes: &[u8]) -> Result<Decoded, String> {
     if input.word()? != 1 {
         return Err("not top-down".into());
     }
-    if !(7..=9).contains(&kind) {
+    if !(7..=10).contains(&kind) {
         return Err(format!("type {kind}"));
     }
     let n = width as usize * height as usize;
     let mut pixels = vec![0u8; n * 4];
-    lz_stream(&mut input, &mut pixels, false)?;
-    if kind == 9 {
+    // XXXA (10): the alpha stream alone, as JPEG_ALPHA carries it.
+    if kind != 10 {
+        lz_stream(&mut input, &mut pixels, false)?;
+    }
+    if kind >= 9 {
         lz_stream(&mut input, &mut pixels, true)?;
     }
     if input.at != bytes.len() {
