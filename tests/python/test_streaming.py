@@ -218,14 +218,33 @@ def test_a_client_without_a_common_codec_gets_exact_images():
 
 
 def test_two_clients_with_the_same_codec_share_one_encoding_per_frame():
-    server, display = serve("gstreamer:mjpeg")
+    server = Red.Server(port=0)
+    server.props.video_codecs = "gstreamer:mjpeg"
+    # Clients share an encoding within a rate group: on loopback their
+    # links stay unmeasured (one group), but a client starved of CPU on a
+    # loaded machine may get its reading pace measured, and a group of
+    # its own (docs/image-choice.md), which is by design.
+    measured = []
+
+    def on_channel_client(server, rcc):
+        if isinstance(rcc, Red.DisplayChannelClient):
+            rcc.connect("notify::bandwidth", lambda rcc, _: measured.append(rcc.props.bandwidth))
+
+    server.connect("channel-client-connected", on_channel_client)
+    display = server.add_display(W, H)
+    display.fill(0, 0, W, H, 0x303030)
+    server.start()
     a, b = StreamClient(server.props.port), StreamClient(server.props.port)
     try:
         assert wait_until(lambda: a.marked and b.marked)
         before = display.props.frames_encoded
         drawn = play(server, display, [a, b], seconds=2.0)
         encoded = display.props.frames_encoded - before
-        assert 0 < encoded <= drawn, (encoded, drawn)
+        if any(measured):
+            print("links measured (%s): each client may have its own group" % measured)
+            assert 0 < encoded <= 2 * drawn, (encoded, drawn, measured)
+        else:
+            assert 0 < encoded <= drawn, (encoded, drawn)
         assert a.invalidates > 10 and b.invalidates > 10
     finally:
         a.close()
