@@ -37,6 +37,25 @@ impl Rect {
         self.x <= inner.x && self.y <= inner.y && ox2 >= ix2 && oy2 >= iy2
     }
 
+    /// Where `self` and `other` overlap, if they do.
+    pub fn intersection(&self, other: Rect) -> Option<Rect> {
+        let x1 = self.x.max(other.x);
+        let y1 = self.y.max(other.y);
+        let x2 = (i64::from(self.x) + i64::from(self.width))
+            .min(i64::from(other.x) + i64::from(other.width));
+        let y2 = (i64::from(self.y) + i64::from(self.height))
+            .min(i64::from(other.y) + i64::from(other.height));
+        // Both ends lie within one of the rectangles: the sizes fit u32.
+        (x2 > i64::from(x1) && y2 > i64::from(y1)).then(|| {
+            Rect::new(
+                x1,
+                y1,
+                (x2 - i64::from(x1)) as u32,
+                (y2 - i64::from(y1)) as u32,
+            )
+        })
+    }
+
     /// The part of `self` inside a `width`×`height` surface.
     pub fn clip_to(&self, width: u32, height: u32) -> Rect {
         let x1 = i64::from(self.x).max(0);
@@ -99,20 +118,7 @@ impl Overlay {
 
     /// The part of `rect` under the overlay.
     fn intersection(&self, rect: Rect) -> Option<Rect> {
-        let x1 = rect.x.max(self.rect.x);
-        let y1 = rect.y.max(self.rect.y);
-        let x2 = (i64::from(rect.x) + i64::from(rect.width))
-            .min(i64::from(self.rect.x) + i64::from(self.rect.width));
-        let y2 = (i64::from(rect.y) + i64::from(rect.height))
-            .min(i64::from(self.rect.y) + i64::from(self.rect.height));
-        (x2 > i64::from(x1) && y2 > i64::from(y1)).then(|| {
-            Rect::new(
-                x1,
-                y1,
-                (x2 - i64::from(x1)) as u32,
-                (y2 - i64::from(y1)) as u32,
-            )
-        })
+        self.rect.intersection(rect)
     }
 }
 
@@ -759,6 +765,24 @@ mod tests {
 
     fn bytes(pixels: &[u32]) -> Vec<u8> {
         pixels.iter().flat_map(|p| p.to_ne_bytes()).collect()
+    }
+
+    #[test]
+    fn rectangles_intersect_without_overflow() {
+        let a = Rect::new(0, 0, 10, 10);
+        assert_eq!(
+            a.intersection(Rect::new(5, -3, 10, 5)),
+            Some(Rect::new(5, 0, 5, 2))
+        );
+        // Touching edges share no pixel.
+        assert_eq!(a.intersection(Rect::new(10, 0, 5, 5)), None);
+        assert_eq!(a.intersection(Rect::new(0, 0, 0, 5)), None);
+        // Far ends: i32 sums would overflow.
+        let far = Rect::new(i32::MAX - 1, i32::MAX - 1, u32::MAX, u32::MAX);
+        assert_eq!(
+            far.intersection(Rect::new(i32::MAX - 2, i32::MAX - 2, 2, 2)),
+            Some(Rect::new(i32::MAX - 1, i32::MAX - 1, 1, 1))
+        );
     }
 
     #[test]

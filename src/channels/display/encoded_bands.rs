@@ -15,7 +15,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::intersection;
 use crate::display::pixmap_cache::{quick_hash, Key};
 use crate::display::surface::Rect;
 
@@ -144,13 +143,13 @@ impl EncodedBands {
 
     /// `rect` of the surface changed: the bands over it are stale.
     pub fn changed(&mut self, rect: Rect) {
-        self.facts.retain(|(r, _)| intersection(*r, rect).is_none());
+        self.facts.retain(|(r, _)| r.intersection(rect).is_none());
         if self.bands.is_empty() {
             return;
         }
         let mut freed = 0;
         self.bands.retain(|(r, _, coded)| {
-            let stale = intersection(*r, rect).is_some();
+            let stale = r.intersection(rect).is_some();
             if stale {
                 freed += size_of(coded);
             }

@@ -13,7 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use super::intersection;
 use crate::display::region::Region;
 use crate::display::surface::Rect;
 use crate::model::link::{LinkEstimator, FRAME_INTERVAL};
@@ -155,13 +154,13 @@ impl LossyAreas {
         let areas: Vec<(Rect, Instant)> = self
             .areas
             .iter()
-            .filter_map(|(area, at)| intersection(*area, src).map(|r| (moved(r), *at)))
+            .filter_map(|(area, at)| area.intersection(src).map(|r| (moved(r), *at)))
             .collect();
         let due: Vec<Rect> = self
             .due
             .rects()
             .into_iter()
-            .filter_map(|r| intersection(r, src))
+            .filter_map(|r| r.intersection(src))
             .map(moved)
             .collect();
         self.areas.retain(|(area, _)| !dest.contains(*area));

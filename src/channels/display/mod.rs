@@ -346,7 +346,7 @@ impl DisplayProtocol {
                         .pending
                         .rects()
                         .into_iter()
-                        .filter_map(|r| intersection(r, src))
+                        .filter_map(|r| r.intersection(src))
                         .map(|r| Rect::new(r.x + dx, r.y + dy, r.width, r.height))
                         .collect();
                     self.pending.subtract(dest);
@@ -784,15 +784,6 @@ impl DisplayProtocol {
             self.lossy.settle(Instant::now());
         }
     }
-}
-
-/// Where two rectangles overlap, if they do.
-fn intersection(a: Rect, b: Rect) -> Option<Rect> {
-    let x0 = a.x.max(b.x);
-    let y0 = a.y.max(b.y);
-    let x1 = (a.x + a.width as i32).min(b.x + b.width as i32);
-    let y1 = (a.y + a.height as i32).min(b.y + b.height as i32);
-    (x1 > x0 && y1 > y0).then(|| Rect::new(x0, y0, (x1 - x0) as u32, (y1 - y0) as u32))
 }
 
 /// The monotonic clock in ns: the multimedia clock's, finer.
