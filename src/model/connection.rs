@@ -507,15 +507,14 @@ impl ChannelIo {
             // the kernel's TCP path.
             let written = {
                 let offset = self.out.offset;
-                let slices: Vec<IoSlice<'_>> = self
-                    .out
-                    .queue
-                    .iter()
-                    .take(MAX_WRITE_SLICES)
-                    .enumerate()
-                    .map(|(i, b)| IoSlice::new(if i == 0 { &b[offset..] } else { b }))
-                    .collect();
-                self.socket.write_vectored(&slices)
+                // On the stack: this runs for every write of every client.
+                let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+                let mut used = 0;
+                for (slot, buffer) in slices.iter_mut().zip(&self.out.queue) {
+                    *slot = IoSlice::new(if used == 0 { &buffer[offset..] } else { buffer });
+                    used += 1;
+                }
+                self.socket.write_vectored(&slices[..used])
             };
             match written {
                 Ok(n) => {

@@ -299,22 +299,7 @@ impl LzEncoder {
     /// Appends the LZ encoding of `image` (header and streams) to `out`,
     /// top row first.
     pub fn encode(&mut self, image: &Pixels<'_>, out: &mut Vec<u8>) -> Result<(), ImageError> {
-        let count = image.pixel_count()?;
-        let stride = image
-            .row_bytes()
-            .and_then(|b| u32::try_from(b).ok())
-            .ok_or(ImageError::TooLarge)?;
-        for word in [
-            MAGIC,
-            VERSION,
-            image.kind.wire(),
-            image.width,
-            image.height,
-            stride,
-            1, // top-down
-        ] {
-            out.extend_from_slice(&word.to_be_bytes());
-        }
+        let count = put_header(image, image.kind.wire(), out)?;
         self.rgb.clear();
         self.rgb.reserve(count);
         image.gather_rgb(&mut self.rgb);
@@ -326,26 +311,11 @@ impl LzEncoder {
             out,
         );
         if image.kind == ImageType::Rgba {
-            self.alpha.clear();
-            self.alpha.reserve(count);
-            image.gather_alpha(&mut self.alpha);
-            compress(
-                &self.alpha,
-                image.width as usize,
-                &ALPHA_STREAM,
-                &mut self.table,
-                out,
-            );
+            self.put_alpha(image, count, out);
         }
         Ok(())
     }
-}
 
-/// The `LzImageType` of an alpha stream alone (spice-common's
-/// `LZ_IMAGE_TYPE_XXXA`), the second part of a JPEG_ALPHA image.
-const XXXA: u32 = 10;
-
-impl LzEncoder {
     /// Appends the LZ encoding of `image`'s alpha alone (type XXXA: the
     /// header, then the alpha stream), top row first; RGBA only.
     pub fn encode_alpha(
@@ -356,14 +326,13 @@ impl LzEncoder {
         if image.kind != ImageType::Rgba {
             return Err(ImageError::NoAlpha);
         }
-        let count = image.pixel_count()?;
-        let stride = image
-            .row_bytes()
-            .and_then(|b| u32::try_from(b).ok())
-            .ok_or(ImageError::TooLarge)?;
-        for word in [MAGIC, VERSION, XXXA, image.width, image.height, stride, 1] {
-            out.extend_from_slice(&word.to_be_bytes());
-        }
+        let count = put_header(image, XXXA, out)?;
+        self.put_alpha(image, count, out);
+        Ok(())
+    }
+
+    /// Appends the alpha stream of `image`'s `count` pixels.
+    fn put_alpha(&mut self, image: &Pixels<'_>, count: usize, out: &mut Vec<u8>) {
         self.alpha.clear();
         self.alpha.reserve(count);
         image.gather_alpha(&mut self.alpha);
@@ -374,8 +343,33 @@ impl LzEncoder {
             &mut self.table,
             out,
         );
-        Ok(())
     }
+}
+
+/// The `LzImageType` of an alpha stream alone (spice-common's
+/// `LZ_IMAGE_TYPE_XXXA`), the second part of a JPEG_ALPHA image.
+const XXXA: u32 = 10;
+
+/// Appends the header of an LZ image of `lz_type` for `image` (top-down);
+/// the image's pixel count.
+fn put_header(image: &Pixels<'_>, lz_type: u32, out: &mut Vec<u8>) -> Result<usize, ImageError> {
+    let count = image.pixel_count()?;
+    let stride = image
+        .row_bytes()
+        .and_then(|b| u32::try_from(b).ok())
+        .ok_or(ImageError::TooLarge)?;
+    for word in [
+        MAGIC,
+        VERSION,
+        lz_type,
+        image.width,
+        image.height,
+        stride,
+        1,
+    ] {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    Ok(count)
 }
 
 /// Encodes `image` with a fresh encoder.
